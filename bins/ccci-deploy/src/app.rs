@@ -1,0 +1,180 @@
+//! `app.json`: what ccci knows about the one app of a run.
+
+use anyhow::Result;
+use ccci_core::rundir::RunDir;
+use ccci_core::{exit, ids, state};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: u32 = 1;
+
+/// Docker labels ccci puts on everything it creates.
+pub const LABEL_RUN: &str = "ccci.run";
+pub const LABEL_INSTANCE: &str = "ccci.instance";
+/// Marks a canonical (long-lived) app, which the reaper never touches.
+pub const LABEL_CANONICAL: &str = "ccci.canonical";
+/// The stack namespace label `docker stack deploy` sets.
+pub const LABEL_NAMESPACE: &str = "com.docker.stack.namespace";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthKind {
+    Http,
+    Tcp,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub kind: HealthKind,
+    /// Compose service the probe targets.
+    pub service: String,
+    /// Port; `None` means the Traefik service port label of that service.
+    pub port: Option<u16>,
+    pub path: String,
+    pub codes: Vec<u16>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            kind: HealthKind::Http,
+            service: "app".into(),
+            port: None,
+            path: "/".into(),
+            codes: vec![200],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deployed {
+    pub r#ref: String,
+    pub sha: String,
+    /// The release tag deployed, or `None` for a chaos (untagged) deploy.
+    pub tag: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct App {
+    pub schema: u32,
+    pub run_id: String,
+    pub recipe: String,
+    pub domain: String,
+    pub stack: String,
+    /// Id of the ccci state dir that owns this app (docker label `ccci.instance`).
+    pub instance: String,
+    pub health: Health,
+    /// Convergence timeout; `None` = the recipe's timeout label, else 300 s.
+    pub timeout_secs: Option<u64>,
+    /// Executable that supplies secrets marked `generate=false`.
+    pub secret_hook: Option<String>,
+    /// Number of `deploy` calls so far (a run deploys one app; upgrades redeploy it).
+    pub deploys: u32,
+    pub deployed: Option<Deployed>,
+    /// Unix milliseconds just before the last `docker stack deploy`: swarm events
+    /// older than this belong to earlier deploys.
+    #[serde(default)]
+    pub deploy_started_ms: u64,
+}
+
+impl App {
+    pub fn load(run: &RunDir) -> Result<App> {
+        let p = run.app_path();
+        if !p.exists() {
+            return Err(exit::usage(format!(
+                "run {} has no app (app.json missing); run `ccci-deploy new` first",
+                run.id
+            )));
+        }
+        state::read_json(&p)
+    }
+
+    pub fn save(&self, run: &RunDir) -> Result<()> {
+        state::write_json(&run.app_path(), self)
+    }
+
+    /// Labels for every docker object of this app.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        vec![
+            (LABEL_RUN.into(), self.run_id.clone()),
+            (LABEL_INSTANCE.into(), self.instance.clone()),
+        ]
+    }
+
+    pub fn service_name(&self, service: &str) -> String {
+        format!("{}_{}", self.stack, service)
+    }
+
+    pub fn probe_name(&self) -> String {
+        format!("{}_ccci-probe", self.stack)
+    }
+}
+
+/// abra's limit on stack names (`MAX_SANITISED_APP_NAME_LENGTH`).
+const MAX_STACK: usize = 45;
+
+/// The per-run domain: `<recipe>-<hash>.<base>`, where the hash covers recipe, PR,
+/// ref and run id: the same inputs give the same name, two runs never collide.
+/// The unique part comes first so abra's 45-character cut of the stack name can
+/// never remove it.
+pub fn domain_for(recipe: &str, pr: Option<u64>, r#ref: &str, run_id: &str, base: &str) -> String {
+    let h = ids::fnv1a(&[
+        recipe,
+        &pr.map(|p| p.to_string()).unwrap_or_default(),
+        r#ref,
+        run_id,
+    ]);
+    let slug: String = recipe
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(16)
+        .collect();
+    let slug = slug.trim_matches('-');
+    format!(
+        "{}-{:08x}.{base}",
+        if slug.is_empty() { "app" } else { slug },
+        h as u32
+    )
+}
+
+/// abra's stack name: the domain with dots as underscores, cut to 45 characters.
+pub fn stack_for(domain: &str) -> String {
+    let s: String = domain.replace('.', "_");
+    s.chars()
+        .take(MAX_STACK)
+        .collect::<String>()
+        .trim_end_matches('_')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_is_deterministic_and_unique_per_run() {
+        let a = domain_for("demo", Some(3), "main", "r1", "ci.localhost");
+        assert_eq!(a, domain_for("demo", Some(3), "main", "r1", "ci.localhost"));
+        assert_ne!(a, domain_for("demo", Some(3), "main", "r2", "ci.localhost"));
+        assert_ne!(a, domain_for("demo", Some(4), "main", "r1", "ci.localhost"));
+        assert!(a.starts_with("demo-") && a.ends_with(".ci.localhost"));
+    }
+
+    #[test]
+    fn stack_is_abra_style() {
+        assert_eq!(
+            stack_for("demo-1a2b3c4d.ci.localhost"),
+            "demo-1a2b3c4d_ci_localhost"
+        );
+        let long = stack_for("a-very-long-recipe-name-1a2b3c4d.some.long.base.domain.example.org");
+        assert_eq!(long.len(), 45);
+        assert!(long.contains("1a2b3c4d"));
+    }
+}

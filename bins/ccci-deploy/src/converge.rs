@@ -1,0 +1,306 @@
+//! Watching a stack converge. Polls the swarm's own state (services, their update
+//! status, and every task) a few times a second and ends at the first sign of
+//! failure: a failed, rejected or exited task of the current spec, or an update
+//! that pauses or rolls back. The timeout is the last resort, not the detector.
+
+use crate::app::{App, LABEL_NAMESPACE};
+use crate::health;
+use anyhow::Result;
+use ccci_core::docker::Docker;
+use ccci_core::ids;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const TICK: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub ok: bool,
+    /// One line: what converged, or what failed and why.
+    pub reason: String,
+    /// The failing service, when one is to blame.
+    pub service: Option<String>,
+    /// Last log lines of the failing task's container.
+    pub logs: Vec<String>,
+    pub elapsed_ms: u128,
+}
+
+pub struct Snapshot {
+    pub services: Vec<Value>,
+    pub tasks: Vec<Value>,
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or("")
+}
+
+pub fn snapshot(docker: &Docker, stack: &str) -> Result<Snapshot> {
+    let ids = docker.lines(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label={LABEL_NAMESPACE}={stack}"),
+    ])?;
+    let services = docker.inspect("service", &ids)?;
+    let mut tasks = vec![];
+    if !ids.is_empty() {
+        let mut args = vec!["service", "ps", "-q", "--no-trunc"];
+        args.extend(ids.iter().map(String::as_str));
+        // A service removed between the two calls makes `service ps` fail; the next
+        // tick sees the truth.
+        if let Ok(tids) = docker.lines(&args) {
+            let mut targs: Vec<&str> = vec!["inspect", "--type", "task"];
+            targs.extend(tids.iter().map(String::as_str));
+            if !tids.is_empty()
+                && let Ok(Value::Array(t)) = docker.json(&targs)
+            {
+                tasks = t;
+            }
+        }
+    }
+    Ok(Snapshot { services, tasks })
+}
+
+/// Does the task run the service's current spec? (What swarm calls up to date.)
+/// Swarm fills defaults into one side only (`DNSConfig: {}`, `StopGracePeriod`,
+/// `NoNewPrivileges: false`, varying with engine and CLI versions), so only the
+/// fields that identify what runs are compared, with empty values dropped.
+fn up_to_date(task: &Value, svc: &Value) -> bool {
+    const IDENTITY: [&str; 8] = [
+        "Image", "Args", "Command", "Env", "Labels", "Mounts", "Configs", "Secrets",
+    ];
+    let (t, s) = (
+        &task["Spec"]["ContainerSpec"],
+        &svc["Spec"]["TaskTemplate"]["ContainerSpec"],
+    );
+    task["ServiceID"] == svc["ID"]
+        && IDENTITY
+            .iter()
+            .all(|k| normalized(&t[*k]) == normalized(&s[*k]))
+}
+
+fn normalized(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::Object(m) => {
+            let m: serde_json::Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, v)| normalized(v).map(|v| (k.clone(), v)))
+                .collect();
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        Value::Array(a) => {
+            let a: Vec<Value> = a.iter().filter_map(normalized).collect();
+            (!a.is_empty()).then_some(Value::Array(a))
+        }
+        Value::String(s) if s.is_empty() => None,
+        other => Some(other.clone()),
+    }
+}
+
+fn short(name: &str, stack: &str) -> String {
+    name.strip_prefix(&format!("{stack}_"))
+        .unwrap_or(name)
+        .to_string()
+}
+
+/// A failure that ends the wait, with the container to take logs from.
+pub struct Failure {
+    pub service: String,
+    pub reason: String,
+    pub container: Option<String>,
+}
+
+pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
+    for svc in &snap.services {
+        let name = short(s(svc, &["Spec", "Name"]), stack);
+        let us = &svc["UpdateStatus"];
+        if ids::parse_docker_time(s(us, &["StartedAt"])) >= since {
+            let msg = s(us, &["Message"]);
+            let what = match s(us, &["State"]) {
+                "paused" => Some("update paused"),
+                "rollback_started" => Some("update failed and is rolling back"),
+                "rollback_paused" => Some("rollback paused"),
+                "rollback_completed" => Some("update rolled back to the previous spec"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                // Name the task that tripped the monitor when swarm kept it.
+                let task = snap.tasks.iter().find(|t| {
+                    t["ServiceID"] == svc["ID"]
+                        && matches!(s(t, &["Status", "State"]), "failed" | "rejected")
+                        && ids::parse_docker_time(s(t, &["Status", "Timestamp"])) >= since
+                });
+                let detail = task
+                    .map(|t| format!("; task error: {}", s(t, &["Status", "Err"])))
+                    .unwrap_or_default();
+                return Some(Failure {
+                    service: name,
+                    reason: format!("{what}: {msg}{detail}"),
+                    container: task
+                        .map(|t| s(t, &["Status", "ContainerStatus", "ContainerID"]).to_string()),
+                });
+            }
+        }
+    }
+    for t in &snap.tasks {
+        let state = s(t, &["Status", "State"]);
+        if !matches!(state, "failed" | "rejected" | "complete") {
+            continue;
+        }
+        if ids::parse_docker_time(s(t, &["Status", "Timestamp"])) < since {
+            continue;
+        }
+        let Some(svc) = snap.services.iter().find(|v| v["ID"] == t["ServiceID"]) else {
+            continue;
+        };
+        if !up_to_date(t, svc) {
+            continue;
+        }
+        let name = short(s(svc, &["Spec", "Name"]), stack);
+        let err = s(t, &["Status", "Err"]);
+        let code = &t["Status"]["ContainerStatus"]["ExitCode"];
+        let reason = match state {
+            "rejected" => format!("task rejected: {err}"),
+            "complete" => {
+                format!("task exited with status {code} though the service should keep running")
+            }
+            _ => format!(
+                "task failed: {}",
+                if err.is_empty() {
+                    "no error given"
+                } else {
+                    err
+                }
+            ),
+        };
+        return Some(Failure {
+            service: name,
+            reason,
+            container: Some(s(t, &["Status", "ContainerStatus", "ContainerID"]).to_string())
+                .filter(|c| !c.is_empty()),
+        });
+    }
+    None
+}
+
+/// Services not yet converged, each with a short why.
+pub fn pending(snap: &Snapshot, stack: &str, since: u128, nodes: u64) -> Vec<String> {
+    let mut out = vec![];
+    if snap.services.is_empty() {
+        out.push(format!("no services of stack {stack} exist"));
+    }
+    for svc in &snap.services {
+        let name = short(s(svc, &["Spec", "Name"]), stack);
+        let want = match svc["Spec"]["Mode"]["Replicated"]["Replicas"].as_u64() {
+            Some(n) => n,
+            None => nodes,
+        };
+        let current: Vec<&Value> = snap
+            .tasks
+            .iter()
+            .filter(|t| up_to_date(t, svc) && s(t, &["DesiredState"]) == "running")
+            .collect();
+        let running = current
+            .iter()
+            .filter(|t| s(t, &["Status", "State"]) == "running")
+            .count() as u64;
+        let us = &svc["UpdateStatus"];
+        let updating = ids::parse_docker_time(s(us, &["StartedAt"])) >= since
+            && s(us, &["State"]) == "updating";
+        if running < want || updating {
+            let states: Vec<&str> = current.iter().map(|t| s(t, &["Status", "State"])).collect();
+            out.push(format!(
+                "{name} {running}/{want}{}{}",
+                if states.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", states.join(","))
+                },
+                if updating { " updating" } else { "" }
+            ));
+        }
+    }
+    out
+}
+
+fn last_logs(docker: &Docker, container: Option<&str>) -> Vec<String> {
+    let Some(c) = container.filter(|c| !c.is_empty()) else {
+        return vec![];
+    };
+    docker
+        .run_combined(&["logs", "--tail", "20", c])
+        .map(|t| t.lines().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+fn node_count(docker: &Docker) -> u64 {
+    docker
+        .lines(&["node", "ls", "--format", "{{.Status}} {{.Availability}}"])
+        .map(|l| l.iter().filter(|n| n.as_str() == "Ready Active").count() as u64)
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Wait until the stack runs its current spec everywhere and the app answers its
+/// health probe, or fail at once, or time out.
+pub fn wait(
+    docker: &Docker,
+    app: &App,
+    since: u128,
+    timeout: Duration,
+    probe: &health::Probe,
+) -> Result<Verdict> {
+    let start = Instant::now();
+    let nodes = node_count(docker);
+    let mut last_health = String::new();
+    loop {
+        let snap = snapshot(docker, &app.stack)?;
+        let elapsed = || start.elapsed().as_millis();
+        if let Some(f) = failure(&snap, &app.stack, since) {
+            let logs = last_logs(docker, f.container.as_deref());
+            return Ok(Verdict {
+                ok: false,
+                reason: format!("service {}: {}", f.service, f.reason),
+                service: Some(f.service),
+                logs,
+                elapsed_ms: elapsed(),
+            });
+        }
+        let pend = pending(&snap, &app.stack, since, nodes);
+        if pend.is_empty() {
+            match probe.check(docker, app, &snap)? {
+                Ok(what) => {
+                    return Ok(Verdict {
+                        ok: true,
+                        reason: format!("converged and healthy ({what})"),
+                        service: None,
+                        logs: vec![],
+                        elapsed_ms: elapsed(),
+                    });
+                }
+                Err(why) => last_health = why,
+            }
+        }
+        if start.elapsed() >= timeout {
+            let mut why = pend.join("; ");
+            if why.is_empty() {
+                why = format!("health: {last_health}");
+            }
+            return Ok(Verdict {
+                ok: false,
+                reason: format!("timed out after {} s: {why}", timeout.as_secs()),
+                service: None,
+                logs: vec![],
+                elapsed_ms: elapsed(),
+            });
+        }
+        std::thread::sleep(TICK);
+    }
+}

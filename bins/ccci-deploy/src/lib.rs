@@ -1,0 +1,813 @@
+//! `ccci-deploy`: create, deploy, upgrade, health-check and tear down one recipe app
+//! on Docker Swarm the way abra does, watching convergence itself.
+
+pub mod app;
+pub mod converge;
+pub mod health;
+pub mod recipe;
+pub mod secrets;
+pub mod teardown;
+
+use anyhow::Result;
+use app::{App, Health, HealthKind};
+use ccci_core::config::Config;
+use ccci_core::docker::Docker;
+use ccci_core::envfile::EnvFile;
+use ccci_core::rundir::{Request, RunDir};
+use ccci_core::{exit, git, ids, log, state};
+use clap::{Args, Parser, Subcommand};
+use converge::Verdict;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default convergence timeout when neither the run nor the recipe gives one.
+const DEFAULT_TIMEOUT: u64 = 300;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ccci-deploy",
+    version,
+    about = "Create, deploy, upgrade, health-check and tear down one recipe app on Docker Swarm",
+    long_about = "Create, deploy, upgrade, health-check and tear down one recipe app on Docker Swarm.\n\n\
+Each subcommand works on one run directory (<state>/runs/<run-id>) and records what it did in its \
+ledger. Exit codes: 0 success/converged, 1 red verdict (did not converge, leftovers), 2 bad input, \
+75 temporary trouble (Docker unreachable, run busy)."
+)]
+pub struct Cli {
+    /// State directory (default: config file, $CCCI_STATE_DIR, $STATE_DIRECTORY, /var/lib/ccci)
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a run's app: clone the recipe at a ref, write the app env, generate secrets
+    New(Box<NewArgs>),
+    /// Pull images and deploy the app (at its ref, or --ref); --wait also waits
+    Deploy(DeployArgs),
+    /// Wait until the last deploy converged and is healthy, or failed
+    Wait(WaitArgs),
+    /// Redeploy another ref over the same app and volumes and prove it runs
+    Upgrade(UpgradeArgs),
+    /// Remove everything the run created and verify nothing is left
+    Teardown(RunArg),
+    /// Tear down the leftovers of runs that are no longer alive
+    Reap(ReapArgs),
+    /// Show the app and the state of its services
+    Status(RunArg),
+}
+
+#[derive(Args, Debug)]
+struct NewArgs {
+    /// Recipe name (e.g. `demo`)
+    #[arg(long)]
+    recipe: String,
+    /// Recipe repository: a path or a git URL
+    #[arg(long)]
+    repo: String,
+    /// Git ref to create the app at (tag, branch or SHA)
+    #[arg(long = "ref")]
+    r#ref: String,
+    /// Pull request number, if the run tests one
+    #[arg(long)]
+    pr: Option<u64>,
+    /// Run id (default: a new unique id)
+    #[arg(long)]
+    run_id: Option<String>,
+    /// What started the run: manual, testme, sweep
+    #[arg(long, default_value = "manual")]
+    trigger: String,
+    /// Extra app env settings, KEY=VALUE (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Executable printing secrets marked generate=false (args: NAME VERSION)
+    #[arg(long, value_name = "PATH")]
+    secret_hook: Option<String>,
+    #[command(flatten)]
+    health: HealthArgs,
+    /// Convergence timeout in seconds (default: the recipe's timeout label, else 300)
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug, Default)]
+struct HealthArgs {
+    /// Health probe kind
+    #[arg(long, value_parser = ["http", "tcp", "none"])]
+    health_kind: Option<String>,
+    /// Service the probe targets
+    #[arg(long)]
+    health_service: Option<String>,
+    /// Port to probe (default: the service's traefik port label)
+    #[arg(long)]
+    health_port: Option<u16>,
+    /// HTTP path to probe
+    #[arg(long)]
+    health_path: Option<String>,
+    /// Accepted HTTP codes, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    health_codes: Option<Vec<u16>>,
+}
+
+#[derive(Args, Debug)]
+struct RunArg {
+    /// Run id or run directory
+    run: String,
+}
+
+#[derive(Args, Debug)]
+struct DeployArgs {
+    /// Run id or run directory
+    run: String,
+    /// Deploy this ref instead of the run's current one
+    #[arg(long = "ref")]
+    r#ref: Option<String>,
+    /// Wait for convergence and health after deploying
+    #[arg(long)]
+    wait: bool,
+    /// Convergence timeout in seconds
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct WaitArgs {
+    /// Run id or run directory
+    run: String,
+    /// Convergence timeout in seconds
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct UpgradeArgs {
+    /// Run id or run directory
+    run: String,
+    /// The ref to upgrade to
+    #[arg(long = "ref")]
+    r#ref: String,
+    /// Convergence timeout in seconds
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct ReapArgs {
+    /// Leave runs whose last ledger event is younger than this many seconds
+    /// (a run driven by hand between two commands holds no lock)
+    #[arg(long, default_value_t = 900)]
+    grace: u64,
+    /// Only say what would be removed
+    #[arg(long)]
+    dry_run: bool,
+}
+
+struct Ctx {
+    cfg: Config,
+    docker: Docker,
+    json: bool,
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let mut cfg = Config::load()?;
+    if let Some(d) = cli.state_dir {
+        cfg.state_dir = d;
+        cfg.validate()?;
+    }
+    let docker = Docker::new(&cfg.docker_context);
+    let ctx = Ctx {
+        cfg,
+        docker,
+        json: cli.json,
+    };
+    match cli.cmd {
+        Cmd::New(a) => cmd_new(&ctx, *a),
+        Cmd::Deploy(a) => cmd_deploy(&ctx, a),
+        Cmd::Wait(a) => cmd_wait(&ctx, a),
+        Cmd::Upgrade(a) => cmd_upgrade(&ctx, a),
+        Cmd::Teardown(a) => cmd_teardown(&ctx, a),
+        Cmd::Reap(a) => cmd_reap(&ctx, a),
+        Cmd::Status(a) => cmd_status(&ctx, a),
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn open_run(ctx: &Ctx, run: &str) -> Result<RunDir> {
+    RunDir::open(&ctx.cfg.state_dir, run)
+}
+
+fn apply_health(h: &mut Health, a: &HealthArgs) {
+    if let Some(k) = &a.health_kind {
+        h.kind = match k.as_str() {
+            "tcp" => HealthKind::Tcp,
+            "none" => HealthKind::None,
+            _ => HealthKind::Http,
+        };
+    }
+    if let Some(s) = &a.health_service {
+        h.service = s.clone();
+    }
+    if a.health_port.is_some() {
+        h.port = a.health_port;
+    }
+    if let Some(p) = &a.health_path {
+        h.path = p.clone();
+    }
+    if let Some(c) = &a.health_codes {
+        h.codes = c.clone();
+    }
+}
+
+fn valid_recipe_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
+    if !valid_recipe_name(&a.recipe) {
+        return Err(exit::usage(format!(
+            "recipe name {:?} must be lowercase letters, digits, - or _",
+            a.recipe
+        )));
+    }
+    let mut overrides = vec![];
+    for kv in &a.env {
+        let parsed = EnvFile::parse(kv, "--env")?;
+        if parsed.entries.len() != 1 {
+            return Err(exit::usage(format!("--env {kv:?} is not KEY=VALUE")));
+        }
+        overrides.push(parsed.entries[0].clone());
+    }
+    if let Some(h) = &a.secret_hook
+        && !std::path::Path::new(h).is_file()
+    {
+        return Err(exit::usage(format!("secret hook {h} does not exist")));
+    }
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    ctx.docker.check_swarm_manager()?;
+    let instance = ctx.cfg.instance_id()?;
+    let run_id = match a.run_id {
+        Some(id) => id,
+        None => ids::new_run_id()?,
+    };
+    let run = RunDir::create(&state_dir, &run_id)?;
+    let _lock = run.lock()?;
+    run.ledger(
+        "new-start",
+        json!({"recipe": a.recipe, "repo": a.repo, "ref": a.r#ref}),
+    )?;
+
+    git::clone(&a.repo, &run.recipe_dir())?;
+    let resolved = recipe::resolve(&run, &a.r#ref)?;
+    let sample = recipe::checkout(&run, &resolved)?;
+
+    let domain = app::domain_for(&a.recipe, a.pr, &a.r#ref, &run_id, &ctx.cfg.base_domain);
+    let stack = app::stack_for(&domain);
+    let mut health = Health::default();
+    apply_health(&mut health, &a.health);
+    let app = App {
+        schema: app::SCHEMA,
+        run_id: run_id.clone(),
+        recipe: a.recipe.clone(),
+        domain: domain.clone(),
+        stack: stack.clone(),
+        instance,
+        health,
+        timeout_secs: a.timeout,
+        secret_hook: a.secret_hook.map(|h| {
+            std::fs::canonicalize(&h)
+                .map(|p| p.display().to_string())
+                .unwrap_or(h)
+        }),
+        deploys: 0,
+        deployed: None,
+        deploy_started_ms: 0,
+    };
+    state::write_json(
+        &run.request_path(),
+        &Request {
+            schema: ccci_core::rundir::SCHEMA,
+            run_id: run_id.clone(),
+            recipe: a.recipe.clone(),
+            source_repo: a.repo.clone(),
+            pr: a.pr,
+            r#ref: a.r#ref.clone(),
+            head_sha: resolved.sha.clone(),
+            trigger: a.trigger.clone(),
+            created: ids::now_rfc3339(),
+        },
+    )?;
+    app.save(&run)?;
+
+    let mut env = sample;
+    env.set("TYPE", &a.recipe);
+    env.set("DOMAIN", &domain);
+    for o in overrides {
+        env.set(&o.key, &o.value);
+    }
+    run.write_private("app.env", env.render().as_bytes())?;
+
+    let config = recipe::render(&ctx.docker, &run, &app, &env)?;
+    let created = secrets::ensure(&ctx.docker, &app, &run, &config, &env)?;
+    run.ledger(
+        "new",
+        json!({"domain": domain, "stack": stack, "sha": resolved.sha, "secrets": created}),
+    )?;
+    if ctx.json {
+        print_json(
+            &json!({"run_id": run_id, "run_dir": run.path, "domain": domain, "stack": stack, "head_sha": resolved.sha, "secrets": created}),
+        );
+    } else {
+        println!("{run_id}");
+        log::info(&format!(
+            "app {domain} (stack {stack}) at {} {}",
+            a.r#ref,
+            &resolved.sha[..12]
+        ));
+    }
+    Ok(exit::OK)
+}
+
+/// Pull every image before deploying, so a missing tag fails fast with the
+/// registry's own words and nothing half-deployed is left.
+fn pull_images(docker: &Docker, images: &[String]) -> Result<()> {
+    for image in images {
+        if let Err(e) = docker.run(&["pull", "--quiet", image]) {
+            if exit::code_of(&e) == exit::TEMPFAIL {
+                return Err(e.context(format!("cannot pull {image}")));
+            }
+            return Err(exit::no(format!(
+                "cannot pull image {image}: {}",
+                ccci_core::cli::one_line(&e)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Check out `ref`, refresh the env with settings the ref adds, create missing
+/// secrets, pull and deploy. Returns the resolved ref.
+fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<recipe::Resolved> {
+    ctx.docker.check_swarm_manager()?;
+    let resolved = recipe::resolve(run, r#ref)?;
+    let sample = recipe::checkout(run, &resolved)?;
+    let mut env = EnvFile::read(&run.env_path())?;
+    let added = env.add_missing(&sample);
+    if !added.is_empty() {
+        run.write_private("app.env", env.render().as_bytes())?;
+    }
+    let mut config = recipe::render(&ctx.docker, run, app, &env)?;
+    secrets::ensure(&ctx.docker, app, run, &config, &env)?;
+    recipe::label(&mut config, app, &resolved)?;
+    let images = recipe::images(&config);
+    pull_images(&ctx.docker, &images)?;
+    ccci_core::compose::write_rendered(&config, &run.rendered_path())?;
+
+    // Anything swarm reports from one second before this point belongs to us.
+    app.deploy_started_ms = (ids::now_nanos() / 1_000_000) as u64 - 1000;
+    app.deploys += 1;
+    app.save(run)?;
+    run.ledger(
+        "deploy-start",
+        json!({"ref": resolved.r#ref, "sha": resolved.sha, "tag": resolved.tag, "images": images, "env_added": added}),
+    )?;
+    let rendered = run.rendered_path();
+    ctx.docker
+        .run(&[
+            "stack",
+            "deploy",
+            "--resolve-image",
+            "always",
+            "-c",
+            &rendered.to_string_lossy(),
+            &app.stack,
+        ])
+        .map_err(|e| {
+            if exit::code_of(&e) == exit::TEMPFAIL {
+                e
+            } else {
+                exit::no(format!(
+                    "docker stack deploy failed: {}",
+                    ccci_core::cli::one_line(&e)
+                ))
+            }
+        })?;
+    app.deployed = Some(recipe::deployed_record(&resolved));
+    app.save(run)?;
+    run.ledger(
+        "deploy",
+        json!({"ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
+    )?;
+    Ok(resolved)
+}
+
+fn timeout_for(ctx: &Ctx, app: &App, flag: Option<u64>) -> Duration {
+    let from_label = || -> Option<u64> {
+        let out = ctx
+            .docker
+            .run(&[
+                "service",
+                "inspect",
+                "--format",
+                &format!(
+                    "{{{{index .Spec.Labels \"coop-cloud.{}.timeout\"}}}}",
+                    app.stack
+                ),
+                &app.service_name("app"),
+            ])
+            .ok()?;
+        out.trim().parse().ok()
+    };
+    Duration::from_secs(
+        flag.or(app.timeout_secs)
+            .or_else(from_label)
+            .unwrap_or(DEFAULT_TIMEOUT),
+    )
+}
+
+fn wait_app(ctx: &Ctx, run: &RunDir, app: &App, timeout: Option<u64>) -> Result<Verdict> {
+    let timeout = timeout_for(ctx, app, timeout);
+    let probe = health::Probe {
+        health: app.health.clone(),
+        image: ctx.cfg.probe_image.clone(),
+    };
+    let since = app.deploy_started_ms as u128 * 1_000_000;
+    let v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;
+    run.ledger("wait", serde_json::to_value(&v)?)?;
+    Ok(v)
+}
+
+fn report_verdict(ctx: &Ctx, v: &Verdict, extra: serde_json::Value) -> i32 {
+    if ctx.json {
+        let mut out = serde_json::to_value(v).unwrap_or_default();
+        if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        print_json(&out);
+    } else {
+        let secs = v.elapsed_ms as f64 / 1000.0;
+        if v.ok {
+            println!("ok: {} in {secs:.1} s", v.reason);
+        } else {
+            println!("red: {} (after {secs:.1} s)", v.reason);
+            for l in &v.logs {
+                println!("  | {l}");
+            }
+        }
+    }
+    if v.ok { exit::OK } else { exit::NO }
+}
+
+fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let _lock = run.lock()?;
+    let mut app = App::load(&run)?;
+    let r#ref = match a.r#ref {
+        Some(r) => r,
+        None => match &app.deployed {
+            Some(d) => d.r#ref.clone(),
+            None => state::read_json::<Request>(&run.request_path())?.r#ref,
+        },
+    };
+    let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref) {
+        Ok(r) => r,
+        Err(e) if exit::code_of(&e) == exit::NO => {
+            let v = Verdict {
+                ok: false,
+                reason: ccci_core::cli::one_line(&e),
+                service: None,
+                logs: vec![],
+                elapsed_ms: 0,
+            };
+            run.ledger("deploy-failed", json!({"reason": v.reason}))?;
+            return Ok(report_verdict(ctx, &v, json!({})));
+        }
+        Err(e) => return Err(e),
+    };
+    if a.wait {
+        let v = wait_app(ctx, &run, &app, a.timeout)?;
+        return Ok(report_verdict(
+            ctx,
+            &v,
+            json!({"ref": resolved.r#ref, "sha": resolved.sha}),
+        ));
+    }
+    if ctx.json {
+        print_json(
+            &json!({"ok": true, "ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
+        );
+    } else {
+        println!(
+            "deployed {} ({}) as stack {}",
+            resolved.r#ref,
+            &resolved.sha[..12],
+            app.stack
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn cmd_wait(ctx: &Ctx, a: WaitArgs) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let _lock = run.lock()?;
+    let app = App::load(&run)?;
+    if app.deployed.is_none() {
+        return Err(exit::usage(format!("run {} has not been deployed", run.id)));
+    }
+    ctx.docker.check_swarm_manager()?;
+    let v = wait_app(ctx, &run, &app, a.timeout)?;
+    Ok(report_verdict(ctx, &v, json!({})))
+}
+
+/// What the running `app` service says it is: its version and chaos-version labels.
+fn running_identity(ctx: &Ctx, app: &App) -> Result<(String, String)> {
+    let v = ctx.docker.inspect("service", &[app.service_name("app")])?;
+    let labels = v
+        .first()
+        .map(|s| s["Spec"]["Labels"].clone())
+        .unwrap_or_default();
+    let get = |l: &str| {
+        labels[format!("coop-cloud.{}.{l}", app.stack)]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok((get("version"), get("chaos-version")))
+}
+
+/// After an upgrade: is the running spec really the ref? (chaos-version = the SHA,
+/// or version = the tag.) abra may stamp a `+U` suffix for unstaged changes; the
+/// commit must still match.
+pub fn runs_ref(version: &str, chaos: &str, sha: &str, tag: Option<&str>) -> bool {
+    match tag {
+        Some(t) => version == t && chaos.is_empty(),
+        None => {
+            let c = chaos.strip_suffix("+U").unwrap_or(chaos);
+            c.len() >= 7 && sha.starts_with(c)
+        }
+    }
+}
+
+fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let _lock = run.lock()?;
+    let mut app = App::load(&run)?;
+    let Some(before) = app.deployed.clone() else {
+        return Err(exit::usage(format!(
+            "run {} has nothing deployed to upgrade; deploy it first",
+            run.id
+        )));
+    };
+    let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref) {
+        Ok(r) => r,
+        Err(e) if exit::code_of(&e) == exit::NO => {
+            let v = Verdict {
+                ok: false,
+                reason: ccci_core::cli::one_line(&e),
+                service: None,
+                logs: vec![],
+                elapsed_ms: 0,
+            };
+            run.ledger("upgrade", json!({"ok": false, "reason": v.reason}))?;
+            return Ok(report_verdict(
+                ctx,
+                &v,
+                json!({"from": before.r#ref, "to": a.r#ref}),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut v = wait_app(ctx, &run, &app, a.timeout)?;
+    let (version, chaos) = running_identity(ctx, &app)?;
+    let proven = runs_ref(&version, &chaos, &resolved.sha, resolved.tag.as_deref());
+    let running = if chaos.is_empty() {
+        format!("version {version}")
+    } else {
+        format!("chaos-version {chaos}")
+    };
+    if !proven {
+        let why = format!(
+            "the running spec is not {} ({}): the app service runs {running}",
+            resolved.r#ref,
+            &resolved.sha[..12]
+        );
+        v.ok = false;
+        v.reason = if v.reason.is_empty() || v.ok {
+            why
+        } else {
+            format!("{}; {why}", v.reason)
+        };
+    } else if v.ok {
+        v.reason = format!("{}; running {running}", v.reason);
+    }
+    run.ledger(
+        "upgrade",
+        json!({"ok": v.ok, "from": before.sha, "to": resolved.sha, "running": running}),
+    )?;
+    Ok(report_verdict(
+        ctx,
+        &v,
+        json!({"from": before.r#ref, "to": resolved.r#ref, "sha": resolved.sha, "running_version": version, "running_chaos_version": chaos}),
+    ))
+}
+
+fn cmd_teardown(ctx: &Ctx, a: RunArg) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let _lock = run.lock()?;
+    let app = state::read_json_opt::<App>(&run.app_path())?;
+    ctx.docker.check_swarm_manager()?;
+    run.ledger("teardown-start", json!({}))?;
+    let report = teardown::teardown(
+        &ctx.docker,
+        &run.id,
+        app.as_ref().map(|a| a.stack.as_str()),
+        Duration::from_secs(60),
+    )?;
+    run.ledger("teardown", serde_json::to_value(&report)?)?;
+    Ok(report_teardown(ctx, &run.id, &report))
+}
+
+fn report_teardown(ctx: &Ctx, run_id: &str, r: &teardown::Report) -> i32 {
+    if ctx.json {
+        print_json(
+            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "elapsed_ms": r.elapsed_ms}),
+        );
+    } else if r.leftovers.is_empty() {
+        println!(
+            "clean: run {run_id}: removed {} objects in {:.1} s, nothing left",
+            r.removed,
+            r.elapsed_ms as f64 / 1000.0
+        );
+    } else {
+        println!(
+            "red: run {run_id}: {} objects left behind:",
+            r.leftovers.len()
+        );
+        for o in &r.leftovers {
+            println!("  {} {} ({})", o.kind, o.name, o.id);
+        }
+    }
+    if r.leftovers.is_empty() {
+        exit::OK
+    } else {
+        exit::NO
+    }
+}
+
+/// When did the run last do anything? (The newest ledger event, else the run dir.)
+fn last_activity_secs_ago(run: &RunDir) -> Option<u64> {
+    let now = ids::now_nanos();
+    let last = run
+        .ledger_events()
+        .ok()?
+        .last()
+        .and_then(|e| e["ts"].as_str().map(ids::parse_docker_time))
+        .filter(|t| *t > 0)
+        .or_else(|| {
+            let m = std::fs::metadata(&run.path).ok()?.modified().ok()?;
+            Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+        })?;
+    Some((now.saturating_sub(last) / 1_000_000_000) as u64)
+}
+
+fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    ctx.docker.check_swarm_manager()?;
+    let instance = ctx.cfg.instance_id()?;
+    let runs = teardown::runs_on_engine(&ctx.docker, &instance)?;
+    let mut results = vec![];
+    let mut code = exit::OK;
+    for (run_id, canonical) in runs {
+        let dir = RunDir::runs_root(&state_dir).join(&run_id);
+        let run = RunDir {
+            id: run_id.clone(),
+            path: dir.clone(),
+        };
+        let verdict = if canonical {
+            "kept: canonical app".to_string()
+        } else if dir.is_dir() && state::Lock::is_held(&run.lock_path())? {
+            "kept: run is alive".to_string()
+        } else if dir.is_dir() && last_activity_secs_ago(&run).is_some_and(|s| s < a.grace) {
+            format!("kept: active within the last {} s", a.grace)
+        } else if a.dry_run {
+            "would reap".to_string()
+        } else {
+            // Take the run lock so a run resuming right now cannot race the reaper.
+            let _lock = if dir.is_dir() {
+                match state::Lock::try_acquire(&run.lock_path())? {
+                    Some(l) => Some(l),
+                    None => {
+                        results.push(json!({"run_id": run_id, "verdict": "kept: run is alive"}));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let stack = state::read_json_opt::<App>(&run.app_path())
+                .ok()
+                .flatten()
+                .map(|a| a.stack);
+            let r = teardown::teardown(
+                &ctx.docker,
+                &run_id,
+                stack.as_deref(),
+                Duration::from_secs(60),
+            )?;
+            if dir.is_dir() {
+                let _ = run.ledger("reap", serde_json::to_value(&r)?);
+            }
+            if r.leftovers.is_empty() {
+                format!("reaped: {} objects", r.removed)
+            } else {
+                code = exit::NO;
+                let names: Vec<String> = r
+                    .leftovers
+                    .iter()
+                    .map(|o| format!("{} {}", o.kind, o.name))
+                    .collect();
+                format!("red: leftovers: {}", names.join(", "))
+            }
+        };
+        results.push(json!({"run_id": run_id, "verdict": verdict}));
+    }
+    if ctx.json {
+        print_json(&json!({"runs": results}));
+    } else if results.is_empty() {
+        println!("nothing to reap");
+    } else {
+        for r in &results {
+            println!(
+                "{} {}",
+                r["run_id"].as_str().unwrap_or(""),
+                r["verdict"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(code)
+}
+
+fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let app = App::load(&run)?;
+    ctx.docker.check_swarm_manager()?;
+    let snap = converge::snapshot(&ctx.docker, &app.stack)?;
+    let since = app.deploy_started_ms as u128 * 1_000_000;
+    let pending = converge::pending(&snap, &app.stack, since, 1);
+    let failure = converge::failure(&snap, &app.stack, since)
+        .map(|f| format!("service {}: {}", f.service, f.reason));
+    if ctx.json {
+        print_json(
+            &json!({"app": app, "services": snap.services.len(), "pending": pending, "failure": failure}),
+        );
+    } else {
+        println!("run      {}", app.run_id);
+        println!("recipe   {}", app.recipe);
+        println!("domain   {}", app.domain);
+        println!("stack    {}", app.stack);
+        if let Some(d) = &app.deployed {
+            println!("deployed {} ({}) at {}", d.r#ref, d.sha, d.at);
+        }
+        println!("services {}", snap.services.len());
+        for p in &pending {
+            println!("pending  {p}");
+        }
+        if let Some(f) = &failure {
+            println!("failure  {f}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn upgrade_proof() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert!(runs_ref("", sha, sha, None));
+        assert!(runs_ref("", "01234567+U", sha, None));
+        assert!(!runs_ref("", "fedcba98", sha, None));
+        assert!(!runs_ref("", "", sha, None));
+        assert!(runs_ref("0.2.0+1.1", "", sha, Some("0.2.0+1.1")));
+        assert!(!runs_ref("0.1.0+1.0", "", sha, Some("0.2.0+1.1")));
+    }
+}

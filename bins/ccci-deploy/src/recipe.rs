@@ -1,0 +1,172 @@
+//! The recipe side of a deploy: check out a ref, build the app env, and render the
+//! compose config with ccci's labels added.
+
+use crate::app::{App, Deployed};
+use anyhow::{Context, Result};
+use ccci_core::docker::Docker;
+use ccci_core::envfile::EnvFile;
+use ccci_core::rundir::RunDir;
+use ccci_core::{compose, exit, git, ids};
+use serde_json::Value;
+
+/// A ref resolved in the run's recipe checkout.
+pub struct Resolved {
+    pub r#ref: String,
+    pub sha: String,
+    /// Set when the ref is a release tag (then it is deployed as that version).
+    pub tag: Option<String>,
+}
+
+pub fn resolve(run: &RunDir, r#ref: &str) -> Result<Resolved> {
+    let repo = run.recipe_dir();
+    let sha = git::resolve_commit(&repo, r#ref)?;
+    let tag = git::is_tag(&repo, r#ref).then(|| r#ref.to_string());
+    Ok(Resolved {
+        r#ref: r#ref.to_string(),
+        sha,
+        tag,
+    })
+}
+
+/// Check the ref out and make sure it is a recipe at all.
+pub fn checkout(run: &RunDir, r: &Resolved) -> Result<EnvFile> {
+    let repo = run.recipe_dir();
+    git::checkout(&repo, &r.sha)?;
+    let sample = repo.join(".env.sample");
+    if !sample.is_file() {
+        return Err(exit::usage(format!(
+            "{} at {} has no .env.sample (not a recipe?)",
+            run.id, r.r#ref
+        )));
+    }
+    if !repo.join("compose.yml").is_file() {
+        return Err(exit::usage(format!(
+            "the recipe at {} has no compose.yml",
+            r.r#ref
+        )));
+    }
+    EnvFile::read(&sample)
+}
+
+/// The variables a deploy interpolates with: the app env, `abra.sh` exports and
+/// `STACK_NAME`, as abra merges them.
+pub fn deploy_vars(run: &RunDir, app: &App, env: &EnvFile) -> Result<Vec<(String, String)>> {
+    let mut vars: Vec<(String, String)> = env.vars().map(|(k, v)| (k.into(), v.into())).collect();
+    for (k, v) in compose::abra_sh_exports(&run.recipe_dir())?.vars() {
+        if env.get(k).is_none() {
+            vars.push((k.into(), v.into()));
+        }
+    }
+    vars.push(("STACK_NAME".into(), app.stack.clone()));
+    Ok(vars)
+}
+
+/// Render the config of the checked-out ref.
+pub fn render(docker: &Docker, run: &RunDir, app: &App, env: &EnvFile) -> Result<Value> {
+    let files = compose::files(&run.recipe_dir(), env)?;
+    let vars = deploy_vars(run, app, env)?;
+    compose::render(docker, &run.recipe_dir(), &files, &vars)
+}
+
+/// Add ccci's labels to every object the stack will create, abra's version labels
+/// to the `app` service, and make stack networks attachable so a probe container
+/// can join them.
+pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
+    let labels = app.labels();
+    let stack = app.stack.clone();
+    let services = compose::obj_mut(config, "services");
+    if !services.contains_key("app") {
+        return Err(exit::usage(
+            "the recipe has no service named `app` (abra puts its version labels there)",
+        ));
+    }
+    for (name, svc) in services.iter_mut() {
+        let container = compose::labels_mut(svc);
+        for (k, v) in &labels {
+            container.insert(k.clone(), Value::String(v.clone()));
+        }
+        let deploy = svc.as_object_mut().context("service is not a map")?;
+        let deploy = deploy
+            .entry("deploy")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let dl = compose::labels_mut(deploy);
+        for (k, v) in &labels {
+            dl.insert(k.clone(), Value::String(v.clone()));
+        }
+        if name == "app" {
+            let key = |l: &str| format!("coop-cloud.{stack}.{l}");
+            dl.insert(key("recipe"), Value::String(app.recipe.clone()));
+            match &r.tag {
+                Some(tag) => {
+                    dl.insert(key("version"), Value::String(tag.clone()));
+                    dl.insert(key("chaos"), Value::String("false".into()));
+                    dl.remove(&key("chaos-version"));
+                }
+                None => {
+                    // abra --chaos keeps the recipe's own version label.
+                    dl.insert(key("chaos"), Value::String("true".into()));
+                    dl.insert(key("chaos-version"), Value::String(r.sha.clone()));
+                }
+            }
+        }
+    }
+    for section in ["networks", "volumes", "configs", "secrets"] {
+        if config.get(section).is_none() {
+            continue;
+        }
+        for (_, def) in compose::obj_mut(config, section).iter_mut() {
+            if compose::is_external(def) {
+                continue;
+            }
+            let l = compose::labels_mut(def);
+            for (k, v) in &labels {
+                l.insert(k.clone(), Value::String(v.clone()));
+            }
+            if section == "networks" {
+                def.as_object_mut()
+                    .context("network is not a map")?
+                    .insert("attachable".into(), Value::Bool(true));
+            }
+        }
+    }
+    // A stack without explicit networks gets `<stack>_default` from docker; declare
+    // it so it carries our labels too.
+    let uses_default =
+        compose::section(config, "services").any(|(_, s)| s.get("networks").is_none());
+    if uses_default {
+        let nets = compose::obj_mut(config, "networks");
+        if !nets.contains_key("default") {
+            let mut l = serde_json::Map::new();
+            for (k, v) in &labels {
+                l.insert(k.clone(), Value::String(v.clone()));
+            }
+            nets.insert(
+                "default".into(),
+                serde_json::json!({"labels": l, "attachable": true}),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Images of every service, in order, without duplicates.
+pub fn images(config: &Value) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for (_, s) in compose::section(config, "services") {
+        if let Some(i) = s.get("image").and_then(Value::as_str)
+            && !out.iter().any(|x| x == i)
+        {
+            out.push(i.to_string());
+        }
+    }
+    out
+}
+
+pub fn deployed_record(r: &Resolved) -> Deployed {
+    Deployed {
+        r#ref: r.r#ref.clone(),
+        sha: r.sha.clone(),
+        tag: r.tag.clone(),
+        at: ids::now_rfc3339(),
+    }
+}

@@ -1,0 +1,196 @@
+//! Docker secrets the recipe declares: external secrets named
+//! `<stack>_<name>_<version>`, generated per run with the length and charset the
+//! `.env.sample` line declares (`SECRET_<NAME>_VERSION=v1 # length=32`).
+//! Secrets marked `generate=false` come from a recipe hook instead.
+
+use crate::app::App;
+use anyhow::{Context, Result};
+use ccci_core::docker::Docker;
+use ccci_core::envfile::EnvFile;
+use ccci_core::rundir::RunDir;
+use ccci_core::{compose, exit, ids, redact};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const SPECIAL: &[u8] = b"!#%+,-.:=?@^_~";
+
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// Key in the compose `secrets:` section, e.g. `db_password`.
+    pub key: String,
+    /// Docker secret name after interpolation.
+    pub name: String,
+    pub version: String,
+    pub length: usize,
+    pub alphabet: Vec<u8>,
+    pub generate: bool,
+}
+
+fn env_var_for(key: &str) -> String {
+    format!("SECRET_{}_VERSION", key.to_ascii_uppercase())
+}
+
+fn alphabet(charset: &str, origin: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for part in charset.split(',').map(str::trim) {
+        match part {
+            "default" | "alnum" => out.extend_from_slice(ALNUM),
+            "special" => out.extend_from_slice(SPECIAL),
+            "hex" => out.extend_from_slice(b"0123456789abcdef"),
+            other => {
+                return Err(exit::usage(format!(
+                    "{origin}: unknown secret charset {other:?} (known: default, special, hex)"
+                )));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The external secrets of this stack in a rendered config.
+pub fn declared(config: &Value, env: &EnvFile, stack: &str) -> Result<Vec<Declared>> {
+    let mut out = vec![];
+    for (key, def) in compose::section(config, "secrets") {
+        if !compose::is_external(def) {
+            continue; // file-based secrets are created by `docker stack deploy` itself
+        }
+        let name = def
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_string();
+        if !name.starts_with(&format!("{stack}_")) {
+            continue; // shared secrets of other stacks are not ours to create
+        }
+        let var = env_var_for(key);
+        let entry = env.entry(&var);
+        let origin = format!(".env.sample {var}");
+        let m = entry.map(|e| e.modifiers.clone()).unwrap_or_default();
+        let length = match m.get("length") {
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=4096).contains(n))
+                .ok_or_else(|| exit::usage(format!("{origin}: length={l} is not 1..4096")))?,
+            None => 32,
+        };
+        let alphabet = alphabet(
+            m.get("charset").map(String::as_str).unwrap_or("default"),
+            &origin,
+        )?;
+        out.push(Declared {
+            key: key.clone(),
+            name,
+            version: entry
+                .map(|e| e.value.clone())
+                .unwrap_or_else(|| "v1".into()),
+            length,
+            alphabet,
+            generate: m.get("generate").map(String::as_str) != Some("false"),
+        });
+    }
+    Ok(out)
+}
+
+/// Ask the recipe's hook for a secret that cannot be generated. The hook gets the
+/// secret key and version as arguments and prints the value.
+fn from_hook(app: &App, run: &RunDir, s: &Declared) -> Result<String> {
+    let Some(hook) = &app.secret_hook else {
+        return Err(exit::usage(format!(
+            "secret {} is marked generate=false and no secret hook is configured (ccci-deploy new --secret-hook PATH)",
+            s.key
+        )));
+    };
+    let out = Command::new(hook)
+        .args([&s.key, &s.version])
+        .env("CCCI_RUN_DIR", &run.path)
+        .env("CCCI_STACK", &app.stack)
+        .env("CCCI_DOMAIN", &app.domain)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| exit::usage(format!("cannot run secret hook {hook}: {e}")))?;
+    if !out.status.success() {
+        return Err(exit::no(format!(
+            "secret hook {hook} failed for {} ({}): {}",
+            s.key,
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let v = String::from_utf8(out.stdout).map_err(|_| {
+        exit::no(format!(
+            "secret hook {hook} printed non-UTF-8 for {}",
+            s.key
+        ))
+    })?;
+    let v = v.trim_end_matches('\n').to_string();
+    if v.is_empty() {
+        return Err(exit::no(format!(
+            "secret hook {hook} printed nothing for {}",
+            s.key
+        )));
+    }
+    Ok(v)
+}
+
+fn exists(docker: &Docker, name: &str) -> Result<bool> {
+    // `secret ls --filter name=` matches prefixes; compare exactly.
+    Ok(docker
+        .lines(&[
+            "secret",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            &format!("name={name}"),
+        ])?
+        .iter()
+        .any(|n| n == name))
+}
+
+/// Create every declared secret that does not exist yet. Values are kept in the
+/// run's `secrets.env` (0600) and registered for redaction; they never reach argv
+/// or a log.
+pub fn ensure(
+    docker: &Docker,
+    app: &App,
+    run: &RunDir,
+    config: &Value,
+    env: &EnvFile,
+) -> Result<Vec<String>> {
+    let mut store = EnvFile::read(&run.secrets_path()).unwrap_or_default();
+    for e in &store.entries {
+        redact::global().add(&e.value);
+    }
+    let mut created = vec![];
+    for s in declared(config, env, &app.stack)? {
+        if exists(docker, &s.name)? {
+            continue;
+        }
+        let value = if s.generate {
+            ids::random_string(s.length, &s.alphabet)?
+        } else {
+            from_hook(app, run, &s)?
+        };
+        redact::global().add(&value);
+        store.set(&s.name, &value);
+        run.write_private("secrets.env", store.render().as_bytes())?;
+        run.ledger("secret-create", serde_json::json!({"name": s.name}))?;
+        let mut args = vec!["secret".to_string(), "create".into()];
+        for (k, v) in app.labels() {
+            args.push("--label".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(s.name.clone());
+        args.push("-".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker
+            .run_stdin(&args, value.as_bytes())
+            .with_context(|| format!("cannot create secret {}", s.name))?;
+        created.push(s.name);
+    }
+    Ok(created)
+}

@@ -1,0 +1,216 @@
+//! Teardown and the reaper. Everything ccci creates carries `ccci.run=<run-id>`
+//! (and docker's stack namespace label); teardown removes both sets, then asks
+//! Docker again: anything still there is a leftover and a failure, never ignored.
+
+use crate::app::{LABEL_CANONICAL, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
+use anyhow::Result;
+use ccci_core::docker::Docker;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Kinds in removal order: services first (they hold everything else), volumes last.
+pub const KINDS: [&str; 6] = [
+    "service",
+    "container",
+    "network",
+    "secret",
+    "config",
+    "volume",
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Object {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
+fn list_cmd(kind: &str) -> Vec<&'static str> {
+    match kind {
+        "container" => vec!["ps", "-a", "-q", "--no-trunc"],
+        "service" => vec!["service", "ls", "-q"],
+        "network" => vec!["network", "ls", "-q", "--no-trunc"],
+        "secret" => vec!["secret", "ls", "-q"],
+        "config" => vec!["config", "ls", "-q"],
+        "volume" => vec!["volume", "ls", "-q"],
+        _ => unreachable!("unknown kind {kind}"),
+    }
+}
+
+/// Ids of objects of `kind` carrying `label` (`key=value`).
+pub fn ids(docker: &Docker, kind: &str, label: &str) -> Result<Vec<String>> {
+    let mut args = list_cmd(kind);
+    args.extend(["--filter"]);
+    let f = format!("label={label}");
+    args.push(&f);
+    docker.lines(&args)
+}
+
+fn name_of(kind: &str, v: &Value) -> String {
+    let n = match kind {
+        "service" | "secret" | "config" => &v["Spec"]["Name"],
+        _ => &v["Name"],
+    };
+    n.as_str().unwrap_or("").trim_start_matches('/').to_string()
+}
+
+fn labels_of<'a>(kind: &str, v: &'a Value) -> &'a Value {
+    match kind {
+        "service" | "secret" | "config" => &v["Spec"]["Labels"],
+        "container" => &v["Config"]["Labels"],
+        _ => &v["Labels"],
+    }
+}
+
+fn inspect_kind(kind: &str) -> &'static str {
+    match kind {
+        "container" => "container",
+        "service" => "service",
+        "network" => "network",
+        "secret" => "secret",
+        "config" => "config",
+        _ => "volume",
+    }
+}
+
+/// Every object of one run: those labelled with the run, plus those docker put in
+/// the run's stack namespace.
+pub fn objects(docker: &Docker, run_id: &str, stack: Option<&str>) -> Result<Vec<Object>> {
+    let mut out: Vec<Object> = vec![];
+    for kind in KINDS {
+        let mut ids_ = ids(docker, kind, &format!("{LABEL_RUN}={run_id}"))?;
+        if let Some(stack) = stack {
+            for id in ids(docker, kind, &format!("{LABEL_NAMESPACE}={stack}"))? {
+                if !ids_.contains(&id) {
+                    ids_.push(id);
+                }
+            }
+        }
+        // Inspect one by one would be slow; a vanished object fails the batch, so
+        // fall back to names = ids then.
+        let infos = docker
+            .inspect(inspect_kind(kind), &ids_)
+            .unwrap_or_default();
+        for id in ids_ {
+            let name = infos
+                .iter()
+                .find(|v| {
+                    v["ID"].as_str().or(v["Id"].as_str()) == Some(id.as_str())
+                        || v["Name"].as_str() == Some(id.as_str())
+                })
+                .map(|v| name_of(kind, v))
+                .unwrap_or_else(|| id.clone());
+            out.push(Object {
+                kind: kind.into(),
+                id,
+                name,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn remove(docker: &Docker, kind: &str, ids: &[String]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut args: Vec<&str> = match kind {
+        "container" => vec!["rm", "-f", "-v"],
+        "service" => vec!["service", "rm"],
+        "network" => vec!["network", "rm"],
+        "secret" => vec!["secret", "rm"],
+        "config" => vec!["config", "rm"],
+        _ => vec!["volume", "rm", "-f"],
+    };
+    args.extend(ids.iter().map(String::as_str));
+    // Partial failures (already gone, still in use) are retried by the caller and
+    // judged by the final verification, not here.
+    let _ = docker.run(&args);
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub removed: usize,
+    pub leftovers: Vec<Object>,
+    pub elapsed_ms: u128,
+}
+
+/// Remove everything of a run and verify. Retries for up to `patience` while
+/// docker finishes stopping containers that hold networks and volumes.
+pub fn teardown(
+    docker: &Docker,
+    run_id: &str,
+    stack: Option<&str>,
+    patience: Duration,
+) -> Result<Report> {
+    let start = Instant::now();
+    let initial = objects(docker, run_id, stack)?;
+    let removed = initial.len();
+    let mut current = initial;
+    loop {
+        for kind in KINDS {
+            let ids: Vec<String> = current
+                .iter()
+                .filter(|o| o.kind == kind)
+                .map(|o| o.id.clone())
+                .collect();
+            // Containers of a removed service are killed rather than given their
+            // stop grace period: nothing of a torn-down run is worth waiting for.
+            remove(docker, kind, &ids);
+            if kind == "service" && !ids.is_empty() {
+                let c = objects_of(docker, "container", run_id, stack)?;
+                remove(docker, "container", &c);
+            }
+        }
+        current = objects(docker, run_id, stack)?;
+        if current.is_empty() || start.elapsed() >= patience {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(Report {
+        removed,
+        leftovers: current,
+        elapsed_ms: start.elapsed().as_millis(),
+    })
+}
+
+fn objects_of(
+    docker: &Docker,
+    kind: &str,
+    run_id: &str,
+    stack: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut v = ids(docker, kind, &format!("{LABEL_RUN}={run_id}"))?;
+    if let Some(stack) = stack {
+        for id in ids(docker, kind, &format!("{LABEL_NAMESPACE}={stack}"))? {
+            if !v.contains(&id) {
+                v.push(id);
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// Run ids found on docker objects of this ccci instance, with whether any of
+/// their objects is marked canonical.
+pub fn runs_on_engine(docker: &Docker, instance: &str) -> Result<BTreeMap<String, bool>> {
+    let mut runs: BTreeMap<String, bool> = BTreeMap::new();
+    for kind in KINDS {
+        let ids_ = ids(docker, kind, &format!("{LABEL_INSTANCE}={instance}"))?;
+        for v in docker
+            .inspect(inspect_kind(kind), &ids_)
+            .unwrap_or_default()
+        {
+            let labels = labels_of(kind, &v);
+            if let Some(run) = labels[LABEL_RUN].as_str() {
+                let canonical = labels.get(LABEL_CANONICAL).is_some();
+                let e = runs.entry(run.to_string()).or_insert(false);
+                *e |= canonical;
+            }
+        }
+    }
+    Ok(runs)
+}

@@ -1,0 +1,185 @@
+//! Configuration: one JSON file plus environment overrides.
+//!
+//! Looked up at `$CCCI_CONFIG`, else `/etc/ccci/config.json` if present; every key can
+//! be overridden by an environment variable (`CCCI_STATE_DIR`, ...), and the state dir
+//! falls back to systemd's `$STATE_DIRECTORY`. JSON because the NixOS module writes it
+//! with `builtins.toJSON` and the tools already speak serde_json.
+
+use crate::exit::{self, WithCode};
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where runs, canonical state, ledgers and locks live.
+    pub state_dir: PathBuf,
+    /// Per-run app domains are `<name>.<base_domain>`.
+    pub base_domain: String,
+    /// Docker context to talk to (empty: the docker CLI's default).
+    pub docker_context: String,
+    /// Image the network probe container runs; needs `wget` and `nc`.
+    pub probe_image: String,
+    /// How many runs may hold a deploy slot at once on this host.
+    pub max_parallel_runs: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            state_dir: PathBuf::from("/var/lib/ccci"),
+            base_domain: "ci.localhost".into(),
+            docker_context: String::new(),
+            probe_image: "127.0.0.1:5000/ccci/busybox:1.0".into(),
+            max_parallel_runs: 1,
+        }
+    }
+}
+
+impl Config {
+    /// Load from the config file (if any) and the environment.
+    pub fn load() -> Result<Config> {
+        let explicit = std::env::var_os("CCCI_CONFIG").map(PathBuf::from);
+        let path = explicit
+            .clone()
+            .or_else(|| Some(PathBuf::from("/etc/ccci/config.json")).filter(|p| p.exists()));
+        let mut cfg = match &path {
+            Some(p) => Self::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(sd) = std::env::var_os("STATE_DIRECTORY") {
+            // systemd may pass several colon-separated directories; the first is ours.
+            let first = sd
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !first.is_empty() && path.is_none() {
+                cfg.state_dir = PathBuf::from(first);
+            }
+        }
+        if let Some(v) = std::env::var_os("CCCI_STATE_DIR") {
+            cfg.state_dir = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var("CCCI_BASE_DOMAIN") {
+            cfg.base_domain = v;
+        }
+        if let Ok(v) = std::env::var("CCCI_DOCKER_CONTEXT") {
+            cfg.docker_context = v;
+        }
+        if let Ok(v) = std::env::var("CCCI_PROBE_IMAGE") {
+            cfg.probe_image = v;
+        }
+        if let Ok(v) = std::env::var("CCCI_MAX_PARALLEL_RUNS") {
+            cfg.max_parallel_runs = v.parse().map_err(|_| {
+                exit::usage(format!("CCCI_MAX_PARALLEL_RUNS={v:?} is not a number"))
+            })?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(p: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read config {}", p.display()))
+            .code(exit::USAGE)?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("config {} is invalid", p.display()))
+            .code(exit::USAGE)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !self.state_dir.is_absolute() {
+            return Err(exit::usage(format!(
+                "state_dir {} must be an absolute path",
+                self.state_dir.display()
+            )));
+        }
+        let d = &self.base_domain;
+        let ok = !d.is_empty()
+            && d.len() <= 200
+            && d.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !ok {
+            return Err(exit::usage(format!("base_domain {d:?} is not a DNS name")));
+        }
+        if self.max_parallel_runs == 0 {
+            return Err(exit::usage("max_parallel_runs must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Make sure the state directory exists and is writable by us; a clear exit-2
+    /// line otherwise (the classic mistake is a root-owned dir and a service user).
+    pub fn ensure_state_dir(&self) -> Result<&Path> {
+        let d = &self.state_dir;
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("cannot create state dir {}", d.display()))
+            .code(exit::USAGE)?;
+        let probe = d.join(format!(".write-test.{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("state dir {} is not writable", d.display()))
+            .code(exit::USAGE)?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(d)
+    }
+
+    /// A stable id of this state dir, stamped on every docker object we create so
+    /// that two ccci instances (or test suites) on one engine never reap each other.
+    pub fn instance_id(&self) -> Result<String> {
+        let p = self.state_dir.join("instance-id");
+        if let Ok(s) = std::fs::read_to_string(&p) {
+            let s = s.trim().to_string();
+            if !s.is_empty() {
+                return Ok(s);
+            }
+        }
+        let _lock = crate::state::Lock::acquire(
+            &self.state_dir.join("instance-id.lock"),
+            std::time::Duration::from_secs(10),
+            "instance id",
+        )?;
+        if let Ok(s) = std::fs::read_to_string(&p)
+            && !s.trim().is_empty()
+        {
+            return Ok(s.trim().to_string());
+        }
+        let id = crate::ids::random_hex(12)?;
+        crate::state::write_atomic(&p, format!("{id}\n").as_bytes(), 0o644)?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_domain_and_relative_dir() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok());
+        c.base_domain = "bad domain".into();
+        assert_eq!(exit::code_of(&c.validate().unwrap_err()), exit::USAGE);
+        let c = Config {
+            state_dir: "rel".into(),
+            ..Config::default()
+        };
+        assert_eq!(exit::code_of(&c.validate().unwrap_err()), exit::USAGE);
+    }
+
+    #[test]
+    fn unknown_key_is_usage_error() {
+        let d = std::env::temp_dir().join(format!("ccci-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("c.json");
+        std::fs::write(&p, r#"{"state_dir":"/x","bogus":1}"#).unwrap();
+        let e = Config::from_file(&p).unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::USAGE);
+        assert!(format!("{e:#}").contains("bogus"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Shared library of the ccci tools.
+//!
+//! Everything two binaries would otherwise each write lives here: the exit-code
+//! contract, atomic state files and locks, the run-directory layout, configuration,
+//! journald-friendly logging, secret redaction, and thin access to `docker` and `git`.
+
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod docker;
+pub mod envfile;
+pub mod exit;
+pub mod git;
+pub mod ids;
+pub mod log;
+pub mod redact;
+pub mod rundir;
+pub mod state;
