@@ -74,7 +74,7 @@ impl Docker {
             stderr: crate::redact::global().apply(&stderr),
         };
         if unreachable(&stderr) {
-            return Err(anyhow::Error::new(err).context(exit::Code(exit::TEMPFAIL)));
+            return Err(exit::wrap(err.into(), exit::TEMPFAIL));
         }
         Err(err.into())
     }
@@ -173,7 +173,7 @@ impl Docker {
             ])
             .map_err(|e| {
                 if exit::code_of(&e) == exit::TEMPFAIL {
-                    e.context("Docker is unreachable")
+                    exit::tempfail(format!("Docker is unreachable: {}", crate::cli::one_line(&e)))
                 } else {
                     e
                 }

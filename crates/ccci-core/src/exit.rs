@@ -51,6 +51,14 @@ pub fn tempfail(msg: impl fmt::Display) -> anyhow::Error {
     coded(TEMPFAIL, msg)
 }
 
+/// Give an error a code, keeping its message (and any code it already has).
+pub fn wrap(e: anyhow::Error, code: i32) -> anyhow::Error {
+    if e.chain().any(|c| c.downcast_ref::<Code>().is_some()) {
+        return e;
+    }
+    coded(code, crate::cli::one_line(&e))
+}
+
 /// The exit code an error maps to: the first [`Code`] found in its chain, else [`BUG`].
 pub fn code_of(err: &anyhow::Error) -> i32 {
     err.chain()
@@ -68,16 +76,7 @@ where
     E: Into<anyhow::Error>,
 {
     fn code(self, code: i32) -> anyhow::Result<T> {
-        self.map_err(|e| {
-            let e: anyhow::Error = e.into();
-            if e.chain().any(|c| c.downcast_ref::<Code>().is_some()) {
-                e
-            } else {
-                // Keep the original message outermost so the one-line error reads well.
-                let msg = format!("{e:#}");
-                anyhow::Error::new(Code(code)).context(msg)
-            }
-        })
+        self.map_err(|e| wrap(e.into(), code))
     }
 }
 

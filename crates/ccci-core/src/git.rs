@@ -52,6 +52,38 @@ pub fn resolve_commit(repo: &Path, rev: &str) -> Result<String> {
     .ok_or_else(|| exit::usage(format!("unknown ref {rev:?} in {}", repo.display())))
 }
 
+/// Bring a clone up to date with its origin: branches as `origin/*`, tags moved
+/// where upstream moved them.
+pub fn fetch(repo: &Path) -> Result<()> {
+    git(
+        repo,
+        &[
+            "fetch",
+            "--quiet",
+            "--force",
+            "--tags",
+            "origin",
+            "+refs/heads/*:refs/remotes/origin/*",
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Resolve a ref in a clone: a branch name means origin's branch (the newest
+/// commit), anything else (tag, SHA) as given.
+pub fn resolve_in_clone(repo: &Path, rev: &str) -> Result<String> {
+    if !rev.starts_with('-')
+        && let Ok(sha) = git(
+            repo,
+            &["rev-parse", "--verify", "--quiet", &format!("refs/remotes/origin/{rev}^{{commit}}")],
+        )
+        && !sha.is_empty()
+    {
+        return Ok(sha);
+    }
+    resolve_commit(repo, rev)
+}
+
 /// Is `name` a tag in `repo`?
 pub fn is_tag(repo: &Path, name: &str) -> bool {
     git(
@@ -88,7 +120,7 @@ pub fn clone(url: &str, dest: &Path) -> Result<()> {
     let dest_s = dest.to_string_lossy();
     git(parent, &["clone", "--quiet", "--no-checkout", url, &dest_s])
         .with_context(|| format!("cannot clone recipe repository {url}"))
-        .map_err(|e| e.context(exit::Code(exit::USAGE)))?;
+        .map_err(|e| exit::wrap(e, exit::USAGE))?;
     Ok(())
 }
 

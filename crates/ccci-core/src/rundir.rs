@@ -73,13 +73,13 @@ impl RunDir {
             .mode(0o755)
             .create(&root)
             .with_context(|| format!("cannot create {}", root.display()))
-            .map_err(|e| e.context(exit::Code(exit::USAGE)))?;
+            .map_err(|e| exit::wrap(e, exit::USAGE))?;
         let path = root.join(id);
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
             .with_context(|| format!("cannot create run dir {}", path.display()))
-            .map_err(|e| e.context(exit::Code(exit::USAGE)))?;
+            .map_err(|e| exit::wrap(e, exit::USAGE))?;
         fs::create_dir_all(path.join("logs"))?;
         Ok(RunDir {
             id: id.to_string(),
