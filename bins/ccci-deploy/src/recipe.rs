@@ -21,7 +21,9 @@ pub fn resolve(run: &RunDir, r#ref: &str) -> Result<Resolved> {
     let repo = run.recipe_dir();
     // The recipe may have moved since the run cloned it (a PR got a new commit).
     if let Err(e) = git::fetch(&repo) {
-        ccci_core::log::warn(&format!("cannot fetch the recipe's origin, using the clone as is: {e:#}"));
+        ccci_core::log::warn(&format!(
+            "cannot fetch the recipe's origin, using the clone as is: {e:#}"
+        ));
     }
     let sha = git::resolve_in_clone(&repo, r#ref)?;
     let tag = git::is_tag(&repo, r#ref).then(|| r#ref.to_string());

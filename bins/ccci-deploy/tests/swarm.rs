@@ -54,22 +54,34 @@ impl World {
     }
 
     fn stack(&self, id: &str) -> String {
-        let app: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(self.run_dir(id).join("app.json")).unwrap()).unwrap();
+        let app: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.run_dir(id).join("app.json")).unwrap(),
+        )
+        .unwrap();
         app["stack"].as_str().unwrap().to_string()
     }
 
     /// Teardown must leave nothing; checked against Docker directly.
     fn teardown_clean(&self, id: &str) {
         self.deploy(&["teardown", id]).assert_code(0);
-        assert_eq!(leftovers(id), Vec::<String>::new(), "leftovers after teardown of {id}");
+        assert_eq!(
+            leftovers(id),
+            Vec::<String>::new(),
+            "leftovers after teardown of {id}"
+        );
     }
 }
 
 fn http_get(stack: &str, path: &str) -> String {
     exec_in(
         &format!("{stack}_ccci-probe"),
-        &["wget", "-q", "-O", "-", &format!("http://tasks.app:8080{path}")],
+        &[
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &format!("http://tasks.app:8080{path}"),
+        ],
     )
     .unwrap()
 }
@@ -85,7 +97,8 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
         let mode = std::fs::metadata(rd.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f} mode");
     }
-    let req: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rd.join("request.json")).unwrap()).unwrap();
+    let req: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rd.join("request.json")).unwrap()).unwrap();
     assert_eq!(req["schema"], 1);
     assert_eq!(req["head_sha"].as_str().unwrap().len(), 40);
 
@@ -94,7 +107,18 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     let (name, value) = secrets.trim().split_once('=').unwrap();
     assert!(name.ends_with("_db_password_v1"), "{name}");
     assert_eq!(value.len(), 32);
-    let ls = run(Path::new("docker"), &["secret", "ls", "--filter", &format!("label=ccci.run={id}"), "--format", "{{.Name}}"], &[]);
+    let ls = run(
+        Path::new("docker"),
+        &[
+            "secret",
+            "ls",
+            "--filter",
+            &format!("label=ccci.run={id}"),
+            "--format",
+            "{{.Name}}",
+        ],
+        &[],
+    );
     assert_eq!(ls.stdout.trim(), name);
 
     let r = w.deploy(&["--json", "deploy", "--wait", &id]);
@@ -106,11 +130,34 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     // Reached over HTTP, and the app reaches its db over the stack network.
     let stack = w.stack(&id);
     assert!(http_get(&stack, "/").contains("Hello from the ccci demo recipe"));
-    exec_in(&format!("{stack}_db."), &["/bin/sh", "/srv/db.sh", "insert", "marker", "kept-across-upgrade"]).unwrap();
-    assert_eq!(http_get(&stack, "/cgi-bin/rows").trim(), "kept-across-upgrade");
+    exec_in(
+        &format!("{stack}_db."),
+        &[
+            "/bin/sh",
+            "/srv/db.sh",
+            "insert",
+            "marker",
+            "kept-across-upgrade",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        http_get(&stack, "/cgi-bin/rows").trim(),
+        "kept-across-upgrade"
+    );
 
     // The version labels are abra's.
-    let labels = run(Path::new("docker"), &["service", "inspect", "--format", "{{json .Spec.Labels}}", &format!("{stack}_app")], &[]);
+    let labels = run(
+        Path::new("docker"),
+        &[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.Labels}}",
+            &format!("{stack}_app"),
+        ],
+        &[],
+    );
     let labels: serde_json::Value = serde_json::from_str(&labels.stdout).unwrap();
     assert_eq!(labels[format!("coop-cloud.{stack}.version")], "0.1.0+1.0");
     assert_eq!(labels[format!("coop-cloud.{stack}.recipe")], "demo");
@@ -121,11 +168,15 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     r.assert_code(0);
     let v = r.json();
     assert_eq!(v["running_version"], "0.2.0+1.1");
-    assert_eq!(http_get(&stack, "/cgi-bin/rows").trim(), "kept-across-upgrade");
+    assert_eq!(
+        http_get(&stack, "/cgi-bin/rows").trim(),
+        "kept-across-upgrade"
+    );
 
     // Then to an untagged commit on main: chaos-version is the SHA.
     w.repo.edit("app.sh", "<h1>%s</h1>", "<h1>%s!</h1>");
-    w.repo.edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+    w.repo
+        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
     let sha = w.repo.commit("untagged change");
     let r = w.deploy(&["--json", "upgrade", &id, "--ref", &sha]);
     r.assert_code(0);
@@ -134,7 +185,11 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     // The ledger recorded each deploy and the teardown.
     let start = Instant::now();
     w.teardown_clean(&id);
-    assert!(start.elapsed() < Duration::from_secs(15), "teardown took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "teardown took {:?}",
+        start.elapsed()
+    );
     let ledger = std::fs::read_to_string(rd.join("ledger.jsonl")).unwrap();
     assert_eq!(ledger.matches("\"action\":\"deploy\"").count(), 3);
     assert!(ledger.contains("\"action\":\"teardown\""));
@@ -148,27 +203,48 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
 fn crash_looping_upgrade_is_red_at_once_and_names_the_rollback() {
     let w = World::new("crashloop");
     // Release 0.3.0: the app exits at start; the recipe rolls back on failure.
-    w.repo.edit("app.sh", "exec httpd", "echo 'fatal: cannot open database' >&2; exit 3; exec httpd");
-    w.repo.edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+    w.repo.edit(
+        "app.sh",
+        "exec httpd",
+        "echo 'fatal: cannot open database' >&2; exit 3; exec httpd",
+    );
+    w.repo
+        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
     w.repo.release("0.3.0+1.2");
     let id = w.new_app("0.2.0+1.1", &[]);
     w.deploy(&["deploy", "--wait", &id]).assert_code(0);
 
     let start = Instant::now();
-    let r = w.deploy(&["--json", "upgrade", &id, "--ref", "0.3.0+1.2", "--timeout", "120"]);
+    let r = w.deploy(&[
+        "--json",
+        "upgrade",
+        &id,
+        "--ref",
+        "0.3.0+1.2",
+        "--timeout",
+        "120",
+    ]);
     let took = start.elapsed();
     r.assert_code(1);
     let v = r.json();
     let reason = v["reason"].as_str().unwrap();
     assert_eq!(v["service"], "app", "{v}");
-    assert!(reason.contains("rolling back") || reason.contains("rolled back"), "{reason}");
+    assert!(
+        reason.contains("rolling back") || reason.contains("rolled back"),
+        "{reason}"
+    );
     assert!(reason.contains("non-zero exit (3)"), "{reason}");
     assert!(
-        reason.contains("the running spec is not 0.3.0+1.2") && reason.contains("runs version 0.2.0+1.1"),
+        reason.contains("the running spec is not 0.3.0+1.2")
+            && reason.contains("runs version 0.2.0+1.1"),
         "the verdict must say the old spec kept running: {reason}"
     );
     assert!(
-        v["logs"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("cannot open database")),
+        v["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("cannot open database")),
         "logs missing the task's output: {v}"
     );
     // Far below the timeout: the failure, not the clock, ended the wait.
@@ -181,15 +257,28 @@ fn paused_update_is_red_not_a_silent_pass_on_the_old_spec() {
     let w = World::new("paused");
     // The recipe pauses on a failed update (swarm's default failure action); the
     // old task would keep serving and look healthy.
-    w.repo.edit("compose.yml", "failure_action: rollback", "failure_action: pause");
+    w.repo.edit(
+        "compose.yml",
+        "failure_action: rollback",
+        "failure_action: pause",
+    );
     w.repo.commit("pause on failure");
     w.repo.release("0.2.1+1.1");
     w.repo.edit("app.sh", "exec httpd", "exit 4; exec httpd");
-    w.repo.edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+    w.repo
+        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
     w.repo.release("0.3.0+1.2");
     let id = w.new_app("0.2.1+1.1", &[]);
     w.deploy(&["deploy", "--wait", &id]).assert_code(0);
-    let r = w.deploy(&["--json", "upgrade", &id, "--ref", "0.3.0+1.2", "--timeout", "120"]);
+    let r = w.deploy(&[
+        "--json",
+        "upgrade",
+        &id,
+        "--ref",
+        "0.3.0+1.2",
+        "--timeout",
+        "120",
+    ]);
     r.assert_code(1);
     let v = r.json();
     assert_eq!(v["ok"], false);
@@ -203,16 +292,35 @@ fn paused_update_is_red_not_a_silent_pass_on_the_old_spec() {
 #[test]
 fn missing_image_tag_fails_before_anything_is_deployed() {
     let w = World::new("noimage");
-    w.repo.edit("compose.yml", "busybox:1.1", "busybox:9.9-missing");
+    w.repo
+        .edit("compose.yml", "busybox:1.1", "busybox:9.9-missing");
     w.repo.release("0.3.0+9.9");
     let id = w.new_app("0.3.0+9.9", &[]);
     let r = w.deploy(&["deploy", "--wait", &id]);
     r.assert_code(1);
     assert!(r.stdout.contains("9.9-missing"), "{}", r.stdout);
-    assert!(r.stdout.contains("manifest") || r.stdout.contains("not found"), "registry's message missing: {}", r.stdout);
+    assert!(
+        r.stdout.contains("manifest") || r.stdout.contains("not found"),
+        "registry's message missing: {}",
+        r.stdout
+    );
     let stack = w.stack(&id);
-    let svcs = run(Path::new("docker"), &["service", "ls", "-q", "--filter", &format!("label=com.docker.stack.namespace={stack}")], &[]);
-    assert_eq!(svcs.stdout.trim(), "", "services were deployed despite the missing image");
+    let svcs = run(
+        Path::new("docker"),
+        &[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.stack.namespace={stack}"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        svcs.stdout.trim(),
+        "",
+        "services were deployed despite the missing image"
+    );
     w.teardown_clean(&id);
 }
 
@@ -220,7 +328,11 @@ fn missing_image_tag_fails_before_anything_is_deployed() {
 fn never_healthy_is_red_and_slow_start_is_green() {
     let w = World::new("health");
     // 0.3.0: the healthcheck never passes.
-    w.repo.edit("compose.yml", "\"http://127.0.0.1:8080/\"", "\"http://127.0.0.1:8080/nope\"");
+    w.repo.edit(
+        "compose.yml",
+        "\"http://127.0.0.1:8080/\"",
+        "\"http://127.0.0.1:8080/nope\"",
+    );
     w.repo.release("0.3.0+1.1");
     let sick = w.new_app("0.3.0+1.1", &["--timeout", "40"]);
     let r = w.deploy(&["--json", "deploy", "--wait", &sick]);
@@ -231,10 +343,19 @@ fn never_healthy_is_red_and_slow_start_is_green() {
     w.teardown_clean(&sick);
 
     // 0.4.0: starts slowly (8 s) but then is fine.
-    w.repo.edit("compose.yml", "\"http://127.0.0.1:8080/nope\"", "\"http://127.0.0.1:8080/\"");
-    w.repo.edit("compose.yml", "start_period: 5s\n    deploy:\n      update_config", "start_period: 30s\n    deploy:\n      update_config");
+    w.repo.edit(
+        "compose.yml",
+        "\"http://127.0.0.1:8080/nope\"",
+        "\"http://127.0.0.1:8080/\"",
+    );
+    w.repo.edit(
+        "compose.yml",
+        "start_period: 5s\n    deploy:\n      update_config",
+        "start_period: 30s\n    deploy:\n      update_config",
+    );
     w.repo.edit("app.sh", "exec httpd", "sleep 8; exec httpd");
-    w.repo.edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+    w.repo
+        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
     w.repo.release("0.4.0+1.1");
     let slow = w.new_app("0.4.0+1.1", &[]);
     let r = w.deploy(&["--json", "deploy", "--wait", &slow]);
@@ -246,18 +367,43 @@ fn never_healthy_is_red_and_slow_start_is_green() {
 #[test]
 fn secrets_marked_generate_false_come_from_the_hook() {
     let w = World::new("secrethook");
-    w.repo.edit(".env.sample", "SECRET_DB_PASSWORD_VERSION=v1 # length=32", "SECRET_DB_PASSWORD_VERSION=v1 # generate=false");
+    w.repo.edit(
+        ".env.sample",
+        "SECRET_DB_PASSWORD_VERSION=v1 # length=32",
+        "SECRET_DB_PASSWORD_VERSION=v1 # generate=false",
+    );
     w.repo.release("0.3.0+1.1");
     let repo = w.repo.path.to_string_lossy().into_owned();
-    let r = w.deploy(&["new", "--recipe", "demo", "--repo", &repo, "--ref", "0.3.0+1.1"]);
+    let r = w.deploy(&[
+        "new",
+        "--recipe",
+        "demo",
+        "--repo",
+        &repo,
+        "--ref",
+        "0.3.0+1.1",
+    ]);
     r.assert_code(2);
-    assert!(r.stderr.contains("generate=false") && r.stderr.contains("secret hook"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("generate=false") && r.stderr.contains("secret hook"),
+        "{}",
+        r.stderr
+    );
     // The half-made run still tears down clean.
-    let failed_id = std::fs::read_dir(w.state.join("runs")).unwrap().next().unwrap().unwrap().file_name();
+    let failed_id = std::fs::read_dir(w.state.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
     w.teardown_clean(&failed_id.to_string_lossy());
 
     let hook = w.scratch.join("hook.sh");
-    std::fs::write(&hook, "#!/bin/sh\n[ \"$1\" = db_password ] && [ \"$2\" = v1 ] && echo from-the-hook-0123456789\n").unwrap();
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n[ \"$1\" = db_password ] && [ \"$2\" = v1 ] && echo from-the-hook-0123456789\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let id = w.new_app("0.3.0+1.1", &["--secret-hook", &hook.to_string_lossy()]);
@@ -275,7 +421,11 @@ fn bad_input_gets_one_line_and_exit_2() {
 
     let r = new("no-such-ref");
     r.assert_code(2);
-    assert!(r.stderr.contains("unknown ref \"no-such-ref\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown ref \"no-such-ref\""),
+        "{}",
+        r.stderr
+    );
 
     w.repo.remove("compose.yml");
     let no_compose = w.repo.commit("drop compose");
@@ -283,22 +433,45 @@ fn bad_input_gets_one_line_and_exit_2() {
     r.assert_code(2);
     assert!(r.stderr.contains("no compose.yml"), "{}", r.stderr);
 
-    w.repo.write("compose.yml", "version: \"3.8\"\nservices:\n  app:\n    image: x\n    bogus_key: 1\n");
+    w.repo.write(
+        "compose.yml",
+        "version: \"3.8\"\nservices:\n  app:\n    image: x\n    bogus_key: 1\n",
+    );
     let rejected = w.repo.commit("compose docker rejects");
     let r = new(&rejected);
     r.assert_code(2);
-    assert!(r.stderr.contains("Docker rejects the compose files compose.yml"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Docker rejects the compose files compose.yml"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("bogus_key"), "{}", r.stderr);
 
-    w.repo.write(".env.sample", "DOMAIN=x\nthis line is not an assignment\n");
+    w.repo
+        .write(".env.sample", "DOMAIN=x\nthis line is not an assignment\n");
     let bad_env = w.repo.commit("malformed env");
     let r = new(&bad_env);
     r.assert_code(2);
-    assert!(r.stderr.contains(".env.sample:2: expected KEY=value"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(".env.sample:2: expected KEY=value"),
+        "{}",
+        r.stderr
+    );
 
     for r in [
-        w.deploy(&["new", "--recipe", "Bad Name", "--repo", &repo, "--ref", "main"]),
-        w.deploy(&["new", "--recipe", "demo", "--repo", "/nonexistent/repo", "--ref", "main"]),
+        w.deploy(&[
+            "new", "--recipe", "Bad Name", "--repo", &repo, "--ref", "main",
+        ]),
+        w.deploy(&[
+            "new",
+            "--recipe",
+            "demo",
+            "--repo",
+            "/nonexistent/repo",
+            "--ref",
+            "main",
+        ]),
         w.deploy(&["deploy", "no-such-run"]),
         w.deploy(&["upgrade", "../escape", "--ref", "main"]),
         w.deploy(&["--state-dir", "relative/dir", "reap"]),
@@ -316,7 +489,19 @@ fn bad_input_gets_one_line_and_exit_2() {
     // A state dir that cannot be created (its parent is a file).
     let file = w.scratch.join("a-file");
     std::fs::write(&file, "").unwrap();
-    let r = run(&bin(), &["new", "--recipe", "demo", "--repo", &repo, "--ref", "0.1.0+1.0"], &[("CCCI_STATE_DIR", &file.join("state").to_string_lossy())]);
+    let r = run(
+        &bin(),
+        &[
+            "new",
+            "--recipe",
+            "demo",
+            "--repo",
+            &repo,
+            "--ref",
+            "0.1.0+1.0",
+        ],
+        &[("CCCI_STATE_DIR", &file.join("state").to_string_lossy())],
+    );
     r.assert_code(2);
     assert!(r.stderr.contains("cannot create state dir"), "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1);
@@ -324,7 +509,11 @@ fn bad_input_gets_one_line_and_exit_2() {
     // A config file that is not valid.
     let cfg = w.scratch.join("config.json");
     std::fs::write(&cfg, "{\"state_dir\": 5}").unwrap();
-    let r = run(&bin(), &["reap"], &[("CCCI_CONFIG", &cfg.to_string_lossy())]);
+    let r = run(
+        &bin(),
+        &["reap"],
+        &[("CCCI_CONFIG", &cfg.to_string_lossy())],
+    );
     r.assert_code(2);
     assert!(r.stderr.contains("config.json is invalid"), "{}", r.stderr);
 }
@@ -335,7 +524,15 @@ fn docker_unreachable_is_exit_75() {
     let repo = w.repo.path.to_string_lossy().into_owned();
     let env = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];
     for args in [
-        vec!["new", "--recipe", "demo", "--repo", repo.as_str(), "--ref", "0.1.0+1.0"],
+        vec![
+            "new",
+            "--recipe",
+            "demo",
+            "--repo",
+            repo.as_str(),
+            "--ref",
+            "0.1.0+1.0",
+        ],
         vec!["reap"],
     ] {
         let r = w.deploy_env(&args, &env);

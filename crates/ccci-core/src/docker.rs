@@ -173,7 +173,10 @@ impl Docker {
             ])
             .map_err(|e| {
                 if exit::code_of(&e) == exit::TEMPFAIL {
-                    exit::tempfail(format!("Docker is unreachable: {}", crate::cli::one_line(&e)))
+                    exit::tempfail(format!(
+                        "Docker is unreachable: {}",
+                        crate::cli::one_line(&e)
+                    ))
                 } else {
                     e
                 }

@@ -75,7 +75,12 @@ pub fn resolve_in_clone(repo: &Path, rev: &str) -> Result<String> {
     if !rev.starts_with('-')
         && let Ok(sha) = git(
             repo,
-            &["rev-parse", "--verify", "--quiet", &format!("refs/remotes/origin/{rev}^{{commit}}")],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/remotes/origin/{rev}^{{commit}}"),
+            ],
         )
         && !sha.is_empty()
     {

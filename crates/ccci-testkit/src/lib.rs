@@ -21,17 +21,27 @@ pub fn workspace() -> PathBuf {
 /// Panic unless the rig is up: swarm manager and registry answering.
 pub fn require_rig() {
     let ok = Command::new("docker")
-        .args(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"])
+        .args([
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "active true")
         .unwrap_or(false);
-    assert!(ok, "Docker swarm is not available: run scripts/rig.sh first");
+    assert!(
+        ok,
+        "Docker swarm is not available: run scripts/rig.sh first"
+    );
     let reg = Command::new("curl")
         .args(["-fsS", "-o", "/dev/null", "http://127.0.0.1:5000/v2/"])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(reg, "the registry on 127.0.0.1:5000 is not answering: run scripts/rig.sh first");
+    assert!(
+        reg,
+        "the registry on 127.0.0.1:5000 is not answering: run scripts/rig.sh first"
+    );
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -45,7 +55,8 @@ pub struct Scratch {
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ccci-test-{name}-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("ccci-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("scratch dir");
         Scratch { path }
@@ -91,8 +102,12 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -216,7 +231,11 @@ pub fn docker_objects(filter: &str) -> Vec<String> {
             .args(["--filter", filter])
             .output()
             .expect("docker");
-        assert!(o.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
             out.push(format!("{kind} {id}"));
         }
@@ -234,9 +253,16 @@ pub fn exec_in(prefix: &str, cmd: &[&str]) -> Result<String> {
         .next()
         .map(String::from)
         .with_context(|| format!("no running container named {prefix}*"))?;
-    let out = Command::new("docker").arg("exec").arg(&id).args(cmd).output()?;
+    let out = Command::new("docker")
+        .arg("exec")
+        .arg(&id)
+        .args(cmd)
+        .output()?;
     if !out.status.success() {
-        bail!("exec {cmd:?} in {prefix}: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "exec {cmd:?} in {prefix}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
