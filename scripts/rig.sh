@@ -123,8 +123,18 @@ build_images() {
     done
 }
 
+check_cli() {
+    # ccci renders compose files with `docker stack config` (docker CLI 23+);
+    # Debian's docker.io 20.10 CLI lacks it, so a newer one must come first.
+    if ! docker stack config --help 2>/dev/null | grep -q -- '--compose-file'; then
+        die "the docker CLI on PATH ($(command -v docker)) has no 'docker stack config'; put a docker CLI >= 23 first on PATH"
+    fi
+    say "docker CLI: $(docker version --format '{{.Client.Version}}' 2>/dev/null || echo unknown)"
+}
+
 need_root
 install_packages
+check_cli
 start_dockerd
 init_swarm
 start_registry

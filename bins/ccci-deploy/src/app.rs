@@ -105,10 +105,6 @@ impl App {
     pub fn service_name(&self, service: &str) -> String {
         format!("{}_{}", self.stack, service)
     }
-
-    pub fn probe_name(&self) -> String {
-        format!("{}_ccci-probe", self.stack)
-    }
 }
 
 /// abra's limit on stack names (`MAX_SANITISED_APP_NAME_LENGTH`).

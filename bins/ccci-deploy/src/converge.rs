@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-const TICK: Duration = Duration::from_millis(200);
+const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
@@ -39,15 +39,25 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
-pub fn snapshot(docker: &Docker, stack: &str) -> Result<Snapshot> {
-    let ids = docker.lines(&[
+/// Ids of the stack's services.
+pub fn service_ids(docker: &Docker, stack: &str) -> Result<Vec<String>> {
+    docker.lines(&[
         "service",
         "ls",
         "-q",
         "--filter",
         &format!("label={LABEL_NAMESPACE}={stack}"),
-    ])?;
-    let services = docker.inspect("service", &ids)?;
+    ])
+}
+
+pub fn snapshot(docker: &Docker, stack: &str) -> Result<Snapshot> {
+    snapshot_of(docker, &service_ids(docker, stack)?)
+}
+
+/// Services and all their tasks (three docker calls).
+pub fn snapshot_of(docker: &Docker, ids: &[String]) -> Result<Snapshot> {
+    // A service removed meanwhile fails the batch; report it as gone.
+    let services = docker.inspect("service", ids).unwrap_or_default();
     let mut tasks = vec![];
     if !ids.is_empty() {
         let mut args = vec!["service", "ps", "-q", "--no-trunc"];
@@ -258,10 +268,44 @@ pub fn wait(
     probe: &health::Probe,
 ) -> Result<Verdict> {
     let start = Instant::now();
-    let nodes = node_count(docker);
+    let mut nodes = None;
     let mut last_health = String::new();
+    // A deployed stack's services are fixed for the whole wait; list them once.
+    let mut ids = vec![];
+    let api = docker.api();
     loop {
-        let snap = snapshot(docker, &app.stack)?;
+        let snap = match &api {
+            Some(api) => {
+                let services =
+                    api.services_with_label(&format!("{LABEL_NAMESPACE}={}", app.stack))?;
+                let sids: Vec<String> = services
+                    .iter()
+                    .filter_map(|s| s["ID"].as_str().map(String::from))
+                    .collect();
+                Snapshot {
+                    tasks: api.tasks_of(&sids)?,
+                    services,
+                }
+            }
+            None => {
+                if ids.is_empty() {
+                    ids = service_ids(docker, &app.stack)?;
+                }
+                let snap = snapshot_of(docker, &ids)?;
+                if snap.services.len() != ids.len() {
+                    ids.clear(); // one vanished: list again next tick
+                }
+                snap
+            }
+        };
+        let global = snap
+            .services
+            .iter()
+            .any(|s| s["Spec"]["Mode"]["Global"].is_object());
+        if global && nodes.is_none() {
+            nodes = Some(node_count(docker));
+        }
+        let nodes = nodes.unwrap_or(1);
         let elapsed = || start.elapsed().as_millis();
         if let Some(f) = failure(&snap, &app.stack, since) {
             let logs = last_logs(docker, f.container.as_deref());
@@ -285,7 +329,10 @@ pub fn wait(
                         elapsed_ms: elapsed(),
                     });
                 }
-                Err(why) => last_health = why,
+                Err(why) => {
+                    ccci_core::log::debug(&format!("not healthy yet: {why}"));
+                    last_health = why
+                }
             }
         }
         if start.elapsed() >= timeout {

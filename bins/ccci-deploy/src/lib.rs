@@ -359,7 +359,8 @@ fn pull_images(docker: &Docker, images: &[String]) -> Result<()> {
 /// Check out `ref`, refresh the env with settings the ref adds, create missing
 /// secrets, pull and deploy. Returns the resolved ref.
 fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<recipe::Resolved> {
-    ctx.docker.check_swarm_manager()?;
+    // No separate reachability check: the first docker call below maps an
+    // unreachable engine to exit 75 itself, and `new` checked for a swarm manager.
     let resolved = recipe::resolve(run, r#ref)?;
     let sample = recipe::checkout(run, &resolved)?;
     let mut env = EnvFile::read(&run.env_path())?;
@@ -370,6 +371,12 @@ fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<rec
     let mut config = recipe::render(&ctx.docker, run, app, &env)?;
     secrets::ensure(&ctx.docker, app, run, &config, &env)?;
     recipe::label(&mut config, app, &resolved)?;
+    health::inject(
+        &mut config,
+        &app.health,
+        &ctx.cfg.probe_image,
+        &app.labels(),
+    );
     let images = recipe::images(&config);
     pull_images(&ctx.docker, &images)?;
     ccci_core::compose::write_rendered(&config, &run.rendered_path())?;
@@ -412,22 +419,17 @@ fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<rec
     Ok(resolved)
 }
 
-fn timeout_for(ctx: &Ctx, app: &App, flag: Option<u64>) -> Duration {
+fn timeout_for(run: &RunDir, app: &App, flag: Option<u64>) -> Duration {
+    // The recipe's timeout label, as last deployed.
     let from_label = || -> Option<u64> {
-        let out = ctx
-            .docker
-            .run(&[
-                "service",
-                "inspect",
-                "--format",
-                &format!(
-                    "{{{{index .Spec.Labels \"coop-cloud.{}.timeout\"}}}}",
-                    app.stack
-                ),
-                &app.service_name("app"),
-            ])
-            .ok()?;
-        out.trim().parse().ok()
+        let text = std::fs::read_to_string(run.rendered_path()).ok()?;
+        let config: serde_json::Value = serde_norway::from_str(&text).ok()?;
+        let labels = ccci_core::compose::deploy_labels(&config["services"]["app"]);
+        labels
+            .get(&format!("coop-cloud.{}.timeout", app.stack))?
+            .as_str()?
+            .parse()
+            .ok()
     };
     Duration::from_secs(
         flag.or(app.timeout_secs)
@@ -437,10 +439,9 @@ fn timeout_for(ctx: &Ctx, app: &App, flag: Option<u64>) -> Duration {
 }
 
 fn wait_app(ctx: &Ctx, run: &RunDir, app: &App, timeout: Option<u64>) -> Result<Verdict> {
-    let timeout = timeout_for(ctx, app, timeout);
+    let timeout = timeout_for(run, app, timeout);
     let probe = health::Probe {
         health: app.health.clone(),
-        image: ctx.cfg.probe_image.clone(),
     };
     let since = app.deploy_started_ms as u128 * 1_000_000;
     let v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;

@@ -19,8 +19,11 @@ pub struct Resolved {
 
 pub fn resolve(run: &RunDir, r#ref: &str) -> Result<Resolved> {
     let repo = run.recipe_dir();
-    // The recipe may have moved since the run cloned it (a PR got a new commit).
-    if let Err(e) = git::fetch(&repo) {
+    // A tag or full SHA the clone already has is final; anything else (a branch,
+    // a commit pushed since the run cloned) needs the origin's newest state.
+    let known = git::is_tag(&repo, r#ref)
+        || (r#ref.len() == 40 && git::resolve_commit(&repo, r#ref).is_ok());
+    if !known && let Err(e) = git::fetch(&repo) {
         ccci_core::log::warn(&format!(
             "cannot fetch the recipe's origin, using the clone as is: {e:#}"
         ));

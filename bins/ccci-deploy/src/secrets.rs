@@ -136,21 +136,6 @@ fn from_hook(app: &App, run: &RunDir, s: &Declared) -> Result<String> {
     Ok(v)
 }
 
-fn exists(docker: &Docker, name: &str) -> Result<bool> {
-    // `secret ls --filter name=` matches prefixes; compare exactly.
-    Ok(docker
-        .lines(&[
-            "secret",
-            "ls",
-            "--format",
-            "{{.Name}}",
-            "--filter",
-            &format!("name={name}"),
-        ])?
-        .iter()
-        .any(|n| n == name))
-}
-
 /// Create every declared secret that does not exist yet. Values are kept in the
 /// run's `secrets.env` (0600) and registered for redaction; they never reach argv
 /// or a log.
@@ -166,8 +151,22 @@ pub fn ensure(
         redact::global().add(&e.value);
     }
     let mut created = vec![];
-    for s in declared(config, env, &app.stack)? {
-        if exists(docker, &s.name)? {
+    let declared = declared(config, env, &app.stack)?;
+    // One listing for all: `--filter name=` matches prefixes, names are compared exactly.
+    let existing = if declared.is_empty() {
+        vec![]
+    } else {
+        docker.lines(&[
+            "secret",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            &format!("name={}_", app.stack),
+        ])?
+    };
+    for s in declared {
+        if existing.contains(&s.name) {
             continue;
         }
         let value = if s.generate {

@@ -543,6 +543,43 @@ fn docker_unreachable_is_exit_75() {
 }
 
 #[test]
+fn deploys_through_a_docker_context() {
+    // A named context makes ccci watch through the docker CLI (as for a remote
+    // server) instead of the local socket: the same verdicts either way.
+    let w = World::new("context");
+    let ctx = format!("ccci-test-{}", std::process::id());
+    run(
+        Path::new("docker"),
+        &[
+            "context",
+            "create",
+            &ctx,
+            "--docker",
+            "host=unix:///var/run/docker.sock",
+        ],
+        &[],
+    )
+    .assert_code(0);
+    let id = w.new_app("0.1.0+1.0", &[]);
+    let r = w.deploy_env(
+        &["--json", "deploy", "--wait", &id],
+        &[("CCCI_DOCKER_CONTEXT", &ctx)],
+    );
+    let upgraded = w.deploy_env(
+        &["--json", "upgrade", &id, "--ref", "0.2.0+1.1"],
+        &[("CCCI_DOCKER_CONTEXT", &ctx)],
+    );
+    let torn = w.deploy_env(&["teardown", &id], &[("CCCI_DOCKER_CONTEXT", &ctx)]);
+    run(Path::new("docker"), &["context", "rm", "-f", &ctx], &[]).assert_code(0);
+    r.assert_code(0);
+    assert!(r.json()["reason"].as_str().unwrap().contains("HTTP 200"));
+    upgraded.assert_code(0);
+    assert_eq!(upgraded.json()["running_version"], "0.2.0+1.1");
+    torn.assert_code(0);
+    assert_eq!(leftovers(&id), Vec::<String>::new());
+}
+
+#[test]
 fn runs_never_collide_and_help_exits_0() {
     let w = World::new("collide");
     let a = w.new_app("0.1.0+1.0", &["--pr", "7"]);

@@ -83,6 +83,11 @@ pub fn render(
         .context("cannot run docker stack config")?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("unknown shorthand flag: 'c'") || stderr.contains("unknown command") {
+            return Err(exit::usage(
+                "this docker CLI has no `docker stack config` (Docker 23 or newer is needed)",
+            ));
+        }
         let names: Vec<String> = files
             .iter()
             .map(|f| {

@@ -51,6 +51,11 @@ impl Docker {
         }
     }
 
+    /// The Engine API on the local socket, when this CLI would use it.
+    pub fn api(&self) -> Option<crate::docker_api::Api> {
+        crate::docker_api::Api::local(self.context.as_deref().unwrap_or(""))
+    }
+
     pub fn command(&self) -> Command {
         let mut c = Command::new("docker");
         if let Some(ctx) = &self.context {

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod docker;
+pub mod docker_api;
 pub mod envfile;
 pub mod exit;
 pub mod git;

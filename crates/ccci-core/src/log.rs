@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 struct Style {
+    started: std::time::Instant,
     tool: String,
     journal: bool,
     verbose: bool,
@@ -17,6 +18,7 @@ static STYLE: OnceLock<Style> = OnceLock::new();
 
 pub fn init(tool: &str) {
     let _ = STYLE.set(Style {
+        started: std::time::Instant::now(),
         tool: tool.to_string(),
         journal: connected_to_journal(),
         verbose: std::env::var_os("CCCI_VERBOSE").is_some_and(|v| v != "0"),
@@ -59,9 +61,9 @@ pub fn warn(msg: &str) {
 pub fn info(msg: &str) {
     emit(6, msg)
 }
-/// Shown only with `CCCI_VERBOSE=1`.
+/// Shown only with `CCCI_VERBOSE=1`, stamped with milliseconds since start.
 pub fn debug(msg: &str) {
-    if STYLE.get().is_some_and(|s| s.verbose) {
-        emit(7, msg)
+    if let Some(s) = STYLE.get().filter(|s| s.verbose) {
+        emit(7, &format!("+{}ms {msg}", s.started.elapsed().as_millis()))
     }
 }
