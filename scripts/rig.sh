@@ -28,7 +28,7 @@ need_root() {
 
 install_packages() {
     local missing=() pkg
-    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl; do
+    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl systemd; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$pkg")
     done

@@ -19,5 +19,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "shellcheck"
 shellcheck scripts/*.sh .ci/run
 
+step "systemd units"
+scripts/check-units.sh
+
 step "cargo test"
 cargo test --workspace

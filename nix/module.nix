@@ -1,0 +1,101 @@
+# NixOS module: the ccci config file and the reaper timer.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.ccci;
+  json = pkgs.formats.json { };
+  configFile = json.generate "ccci-config.json" cfg.settings;
+in
+{
+  options.services.ccci = {
+    enable = lib.mkEnableOption "ccci, continuous integration for Co-op Cloud recipes";
+
+    package = lib.mkOption {
+      type = lib.types.package;
+      description = "The ccci package (all ccci-* tools).";
+    };
+
+    settings = lib.mkOption {
+      description = "Contents of /etc/ccci/config.json (see the README's Configuration table).";
+      default = { };
+      type = lib.types.submodule {
+        freeformType = json.type;
+        options = {
+          state_dir = lib.mkOption {
+            type = lib.types.str;
+            default = "/var/lib/ccci";
+            description = "Where runs, canonical state, ledgers and locks live.";
+          };
+          base_domain = lib.mkOption {
+            type = lib.types.str;
+            example = "ci.example.org";
+            description = "Per-run app domains are <name>.<base_domain>.";
+          };
+          max_parallel_runs = lib.mkOption {
+            type = lib.types.ints.positive;
+            default = 1;
+            description = "How many runs may deploy at once on this host.";
+          };
+        };
+      };
+    };
+
+    reaper.interval = lib.mkOption {
+      type = lib.types.str;
+      default = "10min";
+      description = "How often dead runs are reaped (systemd time span).";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    # ccci drives the local engine, which must be a swarm manager
+    # (`docker swarm init` once by hand: it is a cluster decision, not a package one).
+    virtualisation.docker.enable = true;
+
+    environment.systemPackages = [ cfg.package ];
+    environment.etc."ccci/config.json".source = configFile;
+
+    systemd.services.ccci-reap = {
+      description = "ccci: tear down leftovers of CI runs that died";
+      after = [ "docker.service" ];
+      wants = [ "docker.service" ];
+      restartIfChanged = false;
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "${lib.getExe' cfg.package "ccci-deploy"} reap --grace 900";
+        StateDirectory = "ccci";
+        SuccessExitStatus = "75";
+        UMask = "0077";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ReadWritePaths = [ cfg.settings.state_dir ];
+        ProtectHome = true;
+        PrivateTmp = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectControlGroups = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+        ];
+        SystemCallArchitectures = "native";
+      };
+    };
+
+    systemd.timers.ccci-reap = {
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnBootSec = "2min";
+        OnUnitActiveSec = cfg.reaper.interval;
+        AccuracySec = "1min";
+      };
+    };
+  };
+}
