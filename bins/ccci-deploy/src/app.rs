@@ -32,6 +32,11 @@ pub struct Health {
     pub port: Option<u16>,
     pub path: String,
     pub codes: Vec<u16>,
+    /// Probe from the host instead of the app network: `https://{domain}/path`
+    /// (the public route, as production serves it) or `tcp://host:port`.
+    /// `{domain}` is replaced by the app's domain.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 impl Default for Health {
@@ -42,6 +47,7 @@ impl Default for Health {
             port: None,
             path: "/".into(),
             codes: vec![200],
+            url: None,
         }
     }
 }

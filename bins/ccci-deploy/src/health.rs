@@ -25,7 +25,7 @@ pub struct Probe {
 /// Add the probe service to a rendered config, on the networks of the service
 /// it probes. A config without that service gets no probe (the check says so).
 pub fn inject(config: &mut Value, health: &Health, image: &str, labels: &[(String, String)]) {
-    if health.kind == HealthKind::None {
+    if health.kind == HealthKind::None || health.url.is_some() {
         return;
     }
     let Some(target) = config["services"].get(&health.service) else {
@@ -114,6 +114,9 @@ impl Probe {
         if h.kind == HealthKind::None {
             return Ok(Ok("no probe".into()));
         }
+        if let Some(url) = &h.url {
+            return Ok(from_host(&url.replace("{domain}", &app.domain), &h.codes));
+        }
         let Some(svc) = service(snap, app, &h.service) else {
             return Err(exit::usage(format!(
                 "health service {:?} is not in the stack",
@@ -169,6 +172,47 @@ impl Probe {
             }
             HealthKind::None => unreachable!(),
         }
+    }
+}
+
+/// Probe from the host: the public route in production, a published port here.
+/// Certificates are not verified: throwaway domains often carry staging certs,
+/// and whether the app answers is the question here, not its certificate.
+fn from_host(url: &str, codes: &[u16]) -> Result<String, String> {
+    use std::time::Duration;
+    if let Some(addr) = url.strip_prefix("tcp://") {
+        use std::net::ToSocketAddrs;
+        let addrs = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {addr}: {e}"))?;
+        for a in addrs {
+            if std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok() {
+                return Ok(format!("TCP connect to {addr}"));
+            }
+        }
+        return Err(format!("no TCP connect to {addr}"));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .disable_verification(true)
+                .build(),
+        )
+        .build()
+        .into();
+    match agent.get(url).call() {
+        Ok(resp) => {
+            let code = resp.status().as_u16();
+            if codes.contains(&code) {
+                Ok(format!("HTTP {code} from {url}"))
+            } else {
+                Err(format!("HTTP {code} from {url}, want {codes:?}"))
+            }
+        }
+        Err(e) => Err(format!("no HTTP answer from {url}: {e}")),
     }
 }
 

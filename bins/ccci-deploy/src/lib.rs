@@ -113,6 +113,10 @@ struct HealthArgs {
     /// Accepted HTTP codes, comma-separated
     #[arg(long, value_delimiter = ',')]
     health_codes: Option<Vec<u16>>,
+    /// Probe this URL from the host instead of the app network:
+    /// `https://{domain}/` for the public route, or `tcp://HOST:PORT`
+    #[arg(long, value_name = "URL")]
+    health_url: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -225,6 +229,9 @@ fn apply_health(h: &mut Health, a: &HealthArgs) {
     if let Some(c) = &a.health_codes {
         h.codes = c.clone();
     }
+    if let Some(u) = &a.health_url {
+        h.url = Some(u.clone());
+    }
 }
 
 fn valid_recipe_name(n: &str) -> bool {
@@ -276,6 +283,13 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     let stack = app::stack_for(&domain);
     let mut health = Health::default();
     apply_health(&mut health, &a.health);
+    if let Some(u) = &health.url
+        && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("tcp://"))
+    {
+        return Err(exit::usage(format!(
+            "--health-url {u:?} must start with http://, https:// or tcp://"
+        )));
+    }
     let app = App {
         schema: app::SCHEMA,
         run_id: run_id.clone(),

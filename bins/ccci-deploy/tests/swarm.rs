@@ -506,6 +506,34 @@ fn bad_input_gets_one_line_and_exit_2() {
     assert!(r.stderr.contains("cannot create state dir"), "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1);
 
+    // A state dir the service user may not write (root-owned, 0755), as the
+    // unprivileged user `nobody`.
+    let locked = w.scratch.join("locked-state");
+    std::fs::create_dir_all(&locked).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&w.scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(
+        Path::new("setpriv"),
+        &[
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            &bin().to_string_lossy(),
+            "reap",
+        ],
+        &[("CCCI_STATE_DIR", &locked.to_string_lossy())],
+    );
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("is not writable: Permission denied"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1);
+
     // A config file that is not valid.
     let cfg = w.scratch.join("config.json");
     std::fs::write(&cfg, "{\"state_dir\": 5}").unwrap();
@@ -540,6 +568,106 @@ fn docker_unreachable_is_exit_75() {
         assert!(r.stderr.contains("Docker is unreachable"), "{}", r.stderr);
         assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     }
+}
+
+#[test]
+fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
+    let w = World::new("probes");
+    // TCP from the app network, aimed at the db service.
+    let id = w.new_app(
+        "0.2.0+1.1",
+        &[
+            "--health-kind",
+            "tcp",
+            "--health-service",
+            "db",
+            "--health-port",
+            "5432",
+        ],
+    );
+    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
+    r.assert_code(0);
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("TCP connect to tasks.db:5432"),
+        "{}",
+        r.stdout
+    );
+    w.teardown_clean(&id);
+
+    // From the host, as the public route is probed in production: the app
+    // publishes a host-mode port here instead of sitting behind Traefik.
+    w.repo.edit(
+        "compose.yml",
+        "    init: true\n    environment:",
+        "    init: true\n    ports:\n      - target: 8080\n        published: ${APP_PORT}\n        mode: host\n    environment:",
+    );
+    w.repo.release("0.3.0+1.1");
+    let port = 20000 + (std::process::id() % 10000);
+    let (port_env, url) = (
+        format!("APP_PORT={port}"),
+        format!("http://127.0.0.1:{port}/"),
+    );
+    let id = w.new_app("0.3.0+1.1", &["--env", &port_env, "--health-url", &url]);
+    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
+    r.assert_code(0);
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("HTTP 200 from {url}")),
+        "{}",
+        r.stdout
+    );
+    w.teardown_clean(&id);
+
+    // The same route answering a code the recipe does not accept is a timeout.
+    let id = w.new_app(
+        "0.3.0+1.1",
+        &[
+            "--env",
+            &port_env,
+            "--health-url",
+            &format!("{url}missing"),
+            "--timeout",
+            "8",
+        ],
+    );
+    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
+    r.assert_code(1);
+    assert!(
+        r.json()["reason"].as_str().unwrap().contains("HTTP 404"),
+        "{}",
+        r.stdout
+    );
+    w.teardown_clean(&id);
+
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let id = w.new_app("0.3.0+1.1", &["--env", &port_env, "--health-url", &tcp]);
+    w.deploy(&["deploy", "--wait", &id]).assert_code(0);
+    w.teardown_clean(&id);
+
+    let repo = w.repo.path.to_string_lossy().into_owned();
+    let r = w.deploy(&[
+        "new",
+        "--recipe",
+        "demo",
+        "--repo",
+        &repo,
+        "--ref",
+        "0.3.0+1.1",
+        "--health-url",
+        "ftp://x/",
+    ]);
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("must start with http://, https:// or tcp://"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
