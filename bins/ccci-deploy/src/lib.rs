@@ -463,6 +463,21 @@ fn wait_app(ctx: &Ctx, run: &RunDir, app: &App, timeout: Option<u64>) -> Result<
     Ok(v)
 }
 
+/// A deploy that failed for the recipe's reasons (missing image, rejected spec)
+/// is a red verdict; anything else (bad input, Docker unreachable) stays an error.
+fn red_verdict(e: anyhow::Error) -> Result<Verdict> {
+    if exit::code_of(&e) != exit::NO {
+        return Err(e);
+    }
+    Ok(Verdict {
+        ok: false,
+        reason: ccci_core::cli::one_line(&e),
+        service: None,
+        logs: vec![],
+        elapsed_ms: 0,
+    })
+}
+
 fn report_verdict(ctx: &Ctx, v: &Verdict, extra: serde_json::Value) -> i32 {
     if ctx.json {
         let mut out = serde_json::to_value(v).unwrap_or_default();
@@ -497,18 +512,11 @@ fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
     };
     let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref) {
         Ok(r) => r,
-        Err(e) if exit::code_of(&e) == exit::NO => {
-            let v = Verdict {
-                ok: false,
-                reason: ccci_core::cli::one_line(&e),
-                service: None,
-                logs: vec![],
-                elapsed_ms: 0,
-            };
+        Err(e) => {
+            let v = red_verdict(e)?;
             run.ledger("deploy-failed", json!({"reason": v.reason}))?;
             return Ok(report_verdict(ctx, &v, json!({})));
         }
-        Err(e) => return Err(e),
     };
     if a.wait {
         let v = wait_app(ctx, &run, &app, a.timeout)?;
@@ -586,14 +594,8 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
     };
     let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref) {
         Ok(r) => r,
-        Err(e) if exit::code_of(&e) == exit::NO => {
-            let v = Verdict {
-                ok: false,
-                reason: ccci_core::cli::one_line(&e),
-                service: None,
-                logs: vec![],
-                elapsed_ms: 0,
-            };
+        Err(e) => {
+            let v = red_verdict(e)?;
             run.ledger("upgrade", json!({"ok": false, "reason": v.reason}))?;
             return Ok(report_verdict(
                 ctx,
@@ -601,7 +603,6 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
                 json!({"from": before.r#ref, "to": a.r#ref}),
             ));
         }
-        Err(e) => return Err(e),
     };
     let mut v = wait_app(ctx, &run, &app, a.timeout)?;
     let (version, chaos) = running_identity(ctx, &app)?;

@@ -174,9 +174,7 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     );
 
     // Then to an untagged commit on main: chaos-version is the SHA.
-    w.repo.edit("app.sh", "<h1>%s</h1>", "<h1>%s!</h1>");
-    w.repo
-        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+    w.repo.edit_config("app.sh", "<h1>%s</h1>", "<h1>%s!</h1>");
     let sha = w.repo.commit("untagged change");
     let r = w.deploy(&["--json", "upgrade", &id, "--ref", &sha]);
     r.assert_code(0);
@@ -203,13 +201,11 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
 fn crash_looping_upgrade_is_red_at_once_and_names_the_rollback() {
     let w = World::new("crashloop");
     // Release 0.3.0: the app exits at start; the recipe rolls back on failure.
-    w.repo.edit(
+    w.repo.edit_config(
         "app.sh",
         "exec httpd",
         "echo 'fatal: cannot open database' >&2; exit 3; exec httpd",
     );
-    w.repo
-        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
     w.repo.release("0.3.0+1.2");
     let id = w.new_app("0.2.0+1.1", &[]);
     w.deploy(&["deploy", "--wait", &id]).assert_code(0);
@@ -264,9 +260,8 @@ fn paused_update_is_red_not_a_silent_pass_on_the_old_spec() {
     );
     w.repo.commit("pause on failure");
     w.repo.release("0.2.1+1.1");
-    w.repo.edit("app.sh", "exec httpd", "exit 4; exec httpd");
     w.repo
-        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+        .edit_config("app.sh", "exec httpd", "exit 4; exec httpd");
     w.repo.release("0.3.0+1.2");
     let id = w.new_app("0.2.1+1.1", &[]);
     w.deploy(&["deploy", "--wait", &id]).assert_code(0);
@@ -353,9 +348,8 @@ fn never_healthy_is_red_and_slow_start_is_green() {
         "start_period: 5s\n    deploy:\n      update_config",
         "start_period: 30s\n    deploy:\n      update_config",
     );
-    w.repo.edit("app.sh", "exec httpd", "sleep 8; exec httpd");
     w.repo
-        .edit("abra.sh", "APP_SH_VERSION=v1", "APP_SH_VERSION=v2");
+        .edit_config("app.sh", "exec httpd", "sleep 8; exec httpd");
     w.repo.release("0.4.0+1.1");
     let slow = w.new_app("0.4.0+1.1", &[]);
     let r = w.deploy(&["--json", "deploy", "--wait", &slow]);

@@ -104,18 +104,28 @@ impl Docker {
         self.finish(args, out)
     }
 
-    /// Run and return stdout and stderr interleaved as the command wrote them
-    /// (for `docker logs`, which replays a container's two streams on ours).
+    /// Run and return stdout and stderr through one pipe, so lines keep the order
+    /// the command wrote them in (`docker logs` replays a container's two streams
+    /// on ours). The exit status is not judged: callers read the text.
     pub fn run_combined(&self, args: &[&str]) -> Result<String> {
-        let out = self
+        use std::io::Read;
+        crate::log::debug(&format!("docker {}", args.join(" ")));
+        let (mut reader, writer) = std::io::pipe()?;
+        let mut child = self
             .command()
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(writer.try_clone()?)
+            .stderr(writer)
+            .spawn()
             .map_err(Self::spawn_err)?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok(crate::redact::global().apply(&text))
+        // Drop our copies of the write end (moved into the command) before
+        // reading, or the read would never see end of file.
+        let mut text = Vec::new();
+        let read = reader.read_to_end(&mut text);
+        child.wait()?;
+        read?;
+        Ok(crate::redact::global().apply(&String::from_utf8_lossy(&text)))
     }
 
     /// Run with `input` on stdin (used for secret values, which never touch argv).

@@ -180,6 +180,27 @@ impl RecipeRepo {
         self.write(file, &text.replace(from, to))
     }
 
+    /// Change a file mounted as a swarm config and bump its version in `abra.sh`
+    /// (`<FILE>_VERSION`), as a recipe must: configs are immutable in swarm.
+    pub fn edit_config(&self, file: &str, from: &str, to: &str) -> &Self {
+        self.edit(file, from, to);
+        let var = format!("{}_VERSION=", file.replace('.', "_").to_ascii_uppercase());
+        let abra = self.read("abra.sh");
+        let start = abra
+            .find(&var)
+            .unwrap_or_else(|| panic!("abra.sh has no {var}"))
+            + var.len();
+        let end = start + abra[start..].find('\n').unwrap_or(abra.len() - start);
+        let n: u32 = abra[start..end]
+            .trim_start_matches('v')
+            .parse()
+            .expect("version vN");
+        self.write(
+            "abra.sh",
+            &format!("{}v{}{}", &abra[..start], n + 1, &abra[end..]),
+        )
+    }
+
     pub fn remove(&self, file: &str) -> &Self {
         std::fs::remove_file(self.path.join(file)).unwrap_or_else(|e| panic!("rm {file}: {e}"));
         self
