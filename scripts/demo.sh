@@ -4,8 +4,9 @@
 # install the previous release, upgrade to the newest one with a data marker
 # that must survive, and tear everything down, printing each step's verdict.
 #
-# Steps of the full run that have no tool yet (backup, restore, custom, lint)
-# are not faked: they are listed as not run.
+# Then it backs the app up through its backup-bot labels, disturbs its data,
+# restores, and checks the data came back. Steps of the full run that have no
+# tool yet (custom, lint) are not faked: they are listed as not run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -16,6 +17,7 @@ cargo build --quiet --bins
 work=$(mktemp -d)
 export CCCI_STATE_DIR="${CCCI_STATE_DIR:-$work/state}"
 deploy="$root/target/debug/ccci-deploy"
+verify="$root/target/debug/ccci-verify-backup"
 scripts/demo-recipe.sh "$work/demo" >/dev/null
 
 tags=$(git -C "$work/demo" tag --sort=v:refname)
@@ -37,7 +39,7 @@ cleanup() {
     [ "${status[install]:-}" = pass ] && [ "${status[upgrade]:-}" = pass ] && [ "${status[teardown]:-}" = pass ]
 }
 trap 'cleanup; exit $?' EXIT
-for t in backup restore custom lint; do status[$t]="-"; summary[$t]="not run: no tool for this tier yet"; done
+for t in custom lint; do status[$t]="-"; summary[$t]="not run: no tool for this tier yet"; done
 
 run=$("$deploy" new --recipe demo --repo "$work/demo" --ref "$previous" --trigger manual)
 echo "run $run: demo $previous -> $newest"
@@ -58,3 +60,20 @@ if [ "$rows" != "seeded before upgrade" ]; then
     out="$out; marker lost (rows: ${rows:-none})"
 fi
 summary[upgrade]="$newest: $out"
+
+if "$verify" --json roundtrip "$run" --marker-hook "db=$root/recipes/demo/hooks/backup-marker" >"$work/backup.json"; then
+    status[backup]=pass
+    status[restore]=pass
+else
+    status[restore]=fail
+    # A failed pre-hook or snapshot means the backup itself failed.
+    grep -q '"snapshot": null' "$work/backup.json" && status[backup]=fail || status[backup]=pass
+fi
+summary[backup]=$(python3 -c "
+import json, sys
+v = json.load(open(sys.argv[1])); s = v.get('snapshot') or {}
+print(f\"snapshot {s.get('snapshot_id', '-')}: {s.get('files', 0)} files, {s.get('bytes', 0)} bytes in {s.get('seconds', 0):.2f} s\" if s else v.get('reason', ''))" "$work/backup.json")
+summary[restore]=$(python3 -c "
+import json, sys
+v = json.load(open(sys.argv[1]))
+print('; '.join(f\"{r['service']}/{r['volume']}: {r['marker']}\" for r in v.get('rows', [])) or v.get('reason', ''))" "$work/backup.json")

@@ -23,4 +23,7 @@ step "systemd units"
 scripts/check-units.sh
 
 step "cargo test"
+# Tools call their siblings (ccci-verify-backup asks ccci-deploy to wait), so
+# every binary is built fresh before any test runs.
+cargo build --workspace --bins --quiet
 cargo test --workspace

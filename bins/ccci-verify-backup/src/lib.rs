@@ -1,0 +1,868 @@
+//! `ccci-verify-backup`: back an app up the way backup-bot-two does (its
+//! `backupbot.*` labels, restic), disturb its data, restore, and prove the data
+//! came back, per service and per volume.
+//!
+//! Each step is a subcommand for an operator to run by hand; `roundtrip` runs them
+//! all and, when it fails after disturbing the data, puts the markers back.
+
+pub mod labels;
+pub mod restic;
+
+use anyhow::{Context, Result};
+use ccci_core::config::Config;
+use ccci_core::docker::Docker;
+use ccci_core::rundir::RunDir;
+use ccci_core::{exit, ids, state};
+use clap::{Args, Parser, Subcommand};
+use labels::ServicePlan;
+use restic::{Restic, Summary};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const SCHEMA: u32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ccci-verify-backup",
+    version,
+    about = "Back up a recipe app, disturb its data, restore, and prove the data came back",
+    long_about = "Back up a recipe app the way backup-bot-two does (its backupbot.* labels, restic), \
+disturb its data, restore, and prove the data came back, per service and per volume.\n\n\
+Steps: plan, seed, backup, disturb, restore, check; `roundtrip` runs them all. State lives in \
+<run>/backup/. Exit codes: 0 every marker came back, 1 red (marker missing, hook failed), \
+2 bad input (no backup labels, unreadable repository, wrong password), 75 temporary trouble."
+)]
+pub struct Cli {
+    /// State directory (default: config file, $CCCI_STATE_DIR, /var/lib/ccci)
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Show what would be backed up: services, volumes, paths, hooks
+    Plan(Target),
+    /// Prepare the repository and seed markers
+    Seed(SeedArgs),
+    /// Run pre-hooks, take the restic snapshot, run post-hooks, check its contents
+    Backup(Target),
+    /// Remove the markers (the data loss a restore must undo)
+    Disturb(Target),
+    /// Restore the snapshot in place, run restore hooks, wait until healthy
+    Restore(RestoreArgs),
+    /// Check every marker is back and report per service and volume
+    Check(Target),
+    /// All of the above in order
+    Roundtrip(RoundtripArgs),
+}
+
+#[derive(Args, Debug)]
+struct Target {
+    /// Run id or run directory
+    run: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct RepoArgs {
+    /// Use this restic repository instead of a fresh one in the run directory
+    #[arg(long, value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// Password file of --repo
+    #[arg(long, value_name = "FILE", requires = "repo")]
+    password_file: Option<PathBuf>,
+    /// A recipe's marker hook for one service, SERVICE=PATH (repeatable); called
+    /// with `seed`, `remove` or `check`
+    #[arg(long = "marker-hook", value_name = "SERVICE=PATH")]
+    marker_hooks: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct SeedArgs {
+    run: String,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Args, Debug)]
+struct RestoreArgs {
+    run: String,
+    /// Health timeout after the restore, seconds
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct RoundtripArgs {
+    run: String,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Health timeout after the restore, seconds
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+/// One marker: a file in a volume, or a recipe hook's data in a service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Marker {
+    File {
+        service: String,
+        volume: String,
+        path: PathBuf,
+        value: String,
+    },
+    Hook {
+        service: String,
+        hook: PathBuf,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BackupState {
+    schema: u32,
+    repo: PathBuf,
+    password_file: PathBuf,
+    plan: Vec<ServicePlan>,
+    /// Docker volume name → host mountpoint.
+    mountpoints: BTreeMap<String, PathBuf>,
+    markers: Vec<Marker>,
+    snapshot: Option<Summary>,
+    disturbed: bool,
+}
+
+struct Ctx {
+    cfg: Config,
+    docker: Docker,
+    json: bool,
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let mut cfg = Config::load()?;
+    if let Some(d) = cli.state_dir {
+        cfg.state_dir = d;
+        cfg.validate()?;
+    }
+    let ctx = Ctx {
+        docker: Docker::new(&cfg.docker_context),
+        cfg,
+        json: cli.json,
+    };
+    match cli.cmd {
+        Cmd::Plan(t) => cmd_plan(&ctx, &t.run),
+        Cmd::Seed(a) => cmd_seed(&ctx, &a),
+        Cmd::Backup(t) => step(&ctx, &t.run, backup),
+        Cmd::Disturb(t) => step(&ctx, &t.run, |_, run, st| disturb(run, st)),
+        Cmd::Restore(a) => step(&ctx, &a.run, |ctx, run, st| {
+            restore(ctx, run, st, a.timeout)
+        }),
+        Cmd::Check(t) => cmd_check(&ctx, &t.run),
+        Cmd::Roundtrip(a) => roundtrip(&ctx, &a),
+    }
+}
+
+fn app_json(run: &RunDir) -> Result<Value> {
+    let p = run.app_path();
+    if !p.exists() {
+        return Err(exit::usage(format!(
+            "run {} has no app (app.json missing)",
+            run.id
+        )));
+    }
+    state::read_json(&p)
+}
+
+fn backup_dir(run: &RunDir) -> PathBuf {
+    run.file("backup")
+}
+
+fn state_path(run: &RunDir) -> PathBuf {
+    backup_dir(run).join("state.json")
+}
+
+fn load_state(run: &RunDir) -> Result<BackupState> {
+    state::read_json_opt(&state_path(run))?.ok_or_else(|| {
+        exit::usage(format!(
+            "run {} has no backup state; run `ccci-verify-backup seed` first",
+            run.id
+        ))
+    })
+}
+
+fn save_state(run: &RunDir, st: &BackupState) -> Result<()> {
+    state::write_json(&state_path(run), st)
+}
+
+/// The stack's services as docker reports them.
+fn services(ctx: &Ctx, stack: &str) -> Result<Vec<Value>> {
+    let ids = ctx.docker.lines(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.stack.namespace={stack}"),
+    ])?;
+    if ids.is_empty() {
+        return Err(exit::usage(format!("stack {stack} is not deployed")));
+    }
+    ctx.docker.inspect("service", &ids)
+}
+
+fn plan_for(ctx: &Ctx, run: &RunDir) -> Result<(Value, Vec<ServicePlan>)> {
+    let app = app_json(run)?;
+    let stack = app["stack"]
+        .as_str()
+        .context("app.json has no stack")?
+        .to_string();
+    let plan = labels::plan(&services(ctx, &stack)?, &stack);
+    Ok((app, plan))
+}
+
+fn cmd_plan(ctx: &Ctx, run_arg: &str) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, run_arg)?;
+    let (_, plan) = plan_for(ctx, &run)?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"services": plan}))?
+        );
+        return Ok(exit::OK);
+    }
+    for s in &plan {
+        println!(
+            "service {}{}",
+            s.service,
+            if s.enabled { "" } else { " (not backed up)" }
+        );
+        for (what, h) in [
+            ("pre-hook", &s.pre_hook),
+            ("post-hook", &s.post_hook),
+            ("restore pre-hook", &s.restore_pre_hook),
+            ("restore post-hook", &s.restore_post_hook),
+        ] {
+            if let Some(h) = h {
+                println!("  {what}: {h}");
+            }
+        }
+        for v in &s.volumes {
+            println!(
+                "  volume {} at {}: {}",
+                v.volume,
+                v.target,
+                coverage_text(v)
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn coverage_text(v: &labels::VolumePlan) -> String {
+    if !v.covered {
+        format!("not covered ({})", v.why)
+    } else if v.paths.is_empty() {
+        "whole volume".into()
+    } else {
+        v.paths.join(", ")
+    }
+}
+
+/// `seed` starts a fresh state (new markers, no snapshot) rather than editing one.
+fn cmd_seed(ctx: &Ctx, a: &SeedArgs) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, &a.run)?;
+    let _lock = run.lock()?;
+    match seed(ctx, &run, &a.repo) {
+        Ok(_) => Ok(exit::OK),
+        Err(e) => red_or_err(ctx, e),
+    }
+}
+
+/// Run one step on the saved state, under the run lock; the state is saved
+/// whatever the outcome, so a later step or an operator sees what happened.
+fn step(
+    ctx: &Ctx,
+    run_arg: &str,
+    f: impl FnOnce(&Ctx, &RunDir, &mut BackupState) -> Result<()>,
+) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, run_arg)?;
+    let _lock = run.lock()?;
+    let mut st = load_state(&run)?;
+    let result = f(ctx, &run, &mut st);
+    save_state(&run, &st)?;
+    match result {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => red_or_err(ctx, e),
+    }
+}
+
+/// A red verdict prints and exits 1; other errors keep their codes.
+fn red_or_err(ctx: &Ctx, e: anyhow::Error) -> Result<i32> {
+    if exit::code_of(&e) != exit::NO {
+        return Err(e);
+    }
+    let reason = ccci_core::cli::one_line(&e);
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"ok": false, "reason": reason}))?
+        );
+    } else {
+        println!("red: {reason}");
+    }
+    Ok(exit::NO)
+}
+
+fn marker_hooks(args: &RepoArgs, plan: &[ServicePlan]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for spec in &args.marker_hooks {
+        let (svc, path) = spec
+            .split_once('=')
+            .ok_or_else(|| exit::usage(format!("--marker-hook {spec:?} is not SERVICE=PATH")))?;
+        if !plan.iter().any(|s| s.service == svc) {
+            return Err(exit::usage(format!(
+                "--marker-hook names service {svc:?}, which the stack does not have"
+            )));
+        }
+        let path = std::fs::canonicalize(path)
+            .map_err(|e| exit::usage(format!("marker hook {path}: {e}")))?;
+        out.insert(svc.to_string(), path);
+    }
+    Ok(out)
+}
+
+/// Run a recipe marker hook: `HOOK seed|remove|check` with the run's context.
+fn run_hook(
+    run: &RunDir,
+    app: &Value,
+    hook: &Path,
+    action: &str,
+    value: &str,
+) -> Result<(bool, String)> {
+    let out = Command::new(hook)
+        .arg(action)
+        .env("CCCI_RUN_DIR", &run.path)
+        .env("CCCI_STACK", app["stack"].as_str().unwrap_or(""))
+        .env("CCCI_DOMAIN", app["domain"].as_str().unwrap_or(""))
+        .env("CCCI_MARKER", value)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| exit::usage(format!("cannot run marker hook {}: {e}", hook.display())))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text.trim().replace('\n', " ")))
+}
+
+fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
+    ctx.docker.check_swarm_manager()?;
+    let (app, plan) = plan_for(ctx, run)?;
+    if !plan.iter().any(|s| s.enabled) {
+        return Err(exit::usage(format!(
+            "no backup labels: no service of stack {} has backupbot.backup=true",
+            app["stack"].as_str().unwrap_or("")
+        )));
+    }
+    let hooks = marker_hooks(args, &plan)?;
+    std::fs::create_dir_all(backup_dir(run))?;
+    let (repo, password_file) = match &args.repo {
+        Some(r) => {
+            let pw = args
+                .password_file
+                .clone()
+                .ok_or_else(|| exit::usage("--repo needs --password-file"))?;
+            (r.clone(), pw)
+        }
+        None => {
+            let pw = backup_dir(run).join("password");
+            if !pw.exists() {
+                state::write_atomic(&pw, ids::random_hex(40)?.as_bytes(), 0o600)?;
+            }
+            (backup_dir(run).join("repo"), pw)
+        }
+    };
+    let restic = Restic {
+        repo: repo.clone(),
+        password_file: password_file.clone(),
+    };
+    if args.repo.is_some() {
+        restic.check_access()?;
+    } else if !restic.exists() {
+        restic.init()?;
+    }
+
+    let mut mountpoints = BTreeMap::new();
+    for v in plan.iter().flat_map(|s| &s.volumes).filter(|v| v.covered) {
+        let out = ctx.docker.run(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Mountpoint}}",
+            &v.docker_name,
+        ])?;
+        mountpoints.insert(v.docker_name.clone(), PathBuf::from(out.trim()));
+    }
+
+    let value = format!("ccci-marker-{}-{}", run.id, ids::random_hex(8)?);
+    let mut markers = vec![];
+    for s in plan.iter().filter(|s| s.enabled) {
+        if let Some(hook) = hooks.get(&s.service) {
+            let (ok, out) = run_hook(run, &app, hook, "seed", &value)?;
+            if !ok {
+                return Err(exit::no(format!(
+                    "service {}: marker hook seed failed: {out}",
+                    s.service
+                )));
+            }
+            markers.push(Marker::Hook {
+                service: s.service.clone(),
+                hook: hook.clone(),
+                value: value.clone(),
+            });
+            continue;
+        }
+        for v in s.volumes.iter().filter(|v| v.covered) {
+            let mp = &mountpoints[&v.docker_name];
+            // A generic marker needs a backed-up directory to live in.
+            let dir = if v.paths.is_empty() {
+                Some(mp.clone())
+            } else {
+                v.paths.iter().map(|p| mp.join(p)).find(|p| p.is_dir())
+            };
+            let Some(dir) = dir else { continue };
+            let path = dir.join(format!(".ccci-marker-{}", run.id));
+            std::fs::write(&path, &value)
+                .with_context(|| format!("cannot write marker {}", path.display()))?;
+            markers.push(Marker::File {
+                service: s.service.clone(),
+                volume: v.volume.clone(),
+                path,
+                value: value.clone(),
+            });
+        }
+    }
+    let st = BackupState {
+        schema: SCHEMA,
+        repo,
+        password_file,
+        plan,
+        mountpoints,
+        markers: markers.clone(),
+        snapshot: None,
+        disturbed: false,
+    };
+    save_state(run, &st)?;
+    run.ledger("backup-seed", json!({"markers": markers.len()}))?;
+    if !ctx.json {
+        println!("seeded {} markers", markers.len());
+    }
+    Ok(markers)
+}
+
+/// The running container of a service.
+fn container(ctx: &Ctx, stack: &str, service: &str) -> Result<String> {
+    let filter = format!("label=com.docker.swarm.service.name={stack}_{service}");
+    ctx.docker
+        .lines(&["ps", "-q", "--filter", &filter])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            exit::no(format!(
+                "service {service} has no running container to run its hook in"
+            ))
+        })
+}
+
+/// Run a backup-bot hook inside the service's container, as backup-bot does.
+fn exec_hook(ctx: &Ctx, stack: &str, service: &str, what: &str, hook: &str) -> Result<()> {
+    let c = container(ctx, stack, service)?;
+    let out = ctx
+        .docker
+        .command()
+        .args(["exec", &c, "/bin/sh", "-c", hook])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run docker exec")?;
+    if !out.status.success() {
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        return Err(exit::no(format!(
+            "service {service}: {what} `{hook}` failed ({}): {}",
+            out.status,
+            ccci_core::redact::global()
+                .apply(text.trim())
+                .replace('\n', " ")
+        )));
+    }
+    Ok(())
+}
+
+fn stack_of(run: &RunDir) -> Result<String> {
+    Ok(app_json(run)?["stack"].as_str().unwrap_or("").to_string())
+}
+
+fn restic_of(st: &BackupState) -> Restic {
+    Restic {
+        repo: st.repo.clone(),
+        password_file: st.password_file.clone(),
+    }
+}
+
+fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
+    let stack = stack_of(run)?;
+    for s in st.plan.iter().filter(|s| s.enabled) {
+        if let Some(h) = &s.pre_hook {
+            exec_hook(ctx, &stack, &s.service, "backup pre-hook", h)?;
+        }
+    }
+    let mut paths = vec![];
+    for s in st.plan.iter().filter(|s| s.enabled) {
+        for v in s.volumes.iter().filter(|v| v.covered) {
+            let mp = &st.mountpoints[&v.docker_name];
+            let rels: Vec<&str> = if v.paths.is_empty() {
+                vec![""]
+            } else {
+                v.paths.iter().map(String::as_str).collect()
+            };
+            for rel in rels {
+                let p = restic::host_path(mp, rel);
+                if !p.exists() {
+                    return Err(exit::no(format!(
+                        "service {} volume {}: backup path {rel} does not exist after the pre-hook",
+                        s.service, v.volume
+                    )));
+                }
+                paths.push(p);
+            }
+        }
+    }
+    let summary = restic_of(st).backup(&paths, &format!("ccci-run={}", run.id))?;
+    for s in st.plan.iter().filter(|s| s.enabled) {
+        if let Some(h) = &s.post_hook {
+            exec_hook(ctx, &stack, &s.service, "backup post-hook", h)?;
+        }
+    }
+    // The artifact exists and holds every covered path (a volume missing from the
+    // snapshot restores nothing, silently).
+    let listed = restic_of(st).ls(&summary.snapshot_id)?;
+    for p in &paths {
+        let p = p.display().to_string();
+        if !listed.iter().any(|l| l == &p) {
+            return Err(exit::no(format!(
+                "snapshot {} lacks {p}",
+                summary.snapshot_id
+            )));
+        }
+    }
+    run.ledger("backup", serde_json::to_value(&summary)?)?;
+    if !ctx.json {
+        println!(
+            "snapshot {}: {} files, {} bytes ({} added) in {:.2} s",
+            summary.snapshot_id, summary.files, summary.bytes, summary.added_bytes, summary.seconds
+        );
+    }
+    st.snapshot = Some(summary);
+    Ok(())
+}
+
+fn disturb(run: &RunDir, st: &mut BackupState) -> Result<()> {
+    if st.snapshot.is_none() {
+        return Err(exit::usage(
+            "no snapshot yet; run `ccci-verify-backup backup` first",
+        ));
+    }
+    let app = app_json(run)?;
+    st.disturbed = true;
+    for m in &st.markers {
+        match m {
+            Marker::File { path, .. } => {
+                let _ = std::fs::remove_file(path);
+            }
+            Marker::Hook {
+                service,
+                hook,
+                value,
+            } => {
+                let (ok, out) = run_hook(run, &app, hook, "remove", value)?;
+                if !ok {
+                    return Err(exit::no(format!(
+                        "service {service}: marker hook remove failed: {out}"
+                    )));
+                }
+            }
+        }
+    }
+    run.ledger("backup-disturb", json!({"markers": st.markers.len()}))?;
+    Ok(())
+}
+
+/// Put removed markers back (when a round trip fails after disturbing).
+fn undisturb(run: &RunDir, st: &mut BackupState) -> Result<()> {
+    let app = app_json(run)?;
+    for m in &st.markers {
+        match m {
+            Marker::File { path, value, .. } => std::fs::write(path, value)?,
+            Marker::Hook { hook, value, .. } => {
+                run_hook(run, &app, hook, "seed", value)?;
+            }
+        }
+    }
+    st.disturbed = false;
+    run.ledger("backup-undisturb", json!({}))?;
+    Ok(())
+}
+
+/// The sibling `ccci-deploy` (next to this binary, else on PATH; `CCCI_DEPLOY`
+/// overrides).
+fn ccci_deploy() -> PathBuf {
+    if let Some(p) = std::env::var_os("CCCI_DEPLOY") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("ccci-deploy")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("ccci-deploy"))
+}
+
+fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) -> Result<()> {
+    let Some(snap) = st.snapshot.clone() else {
+        return Err(exit::usage(
+            "no snapshot yet; run `ccci-verify-backup backup` first",
+        ));
+    };
+    let stack = stack_of(run)?;
+    for s in st.plan.iter().filter(|s| s.enabled) {
+        if let Some(h) = &s.restore_pre_hook {
+            exec_hook(ctx, &stack, &s.service, "restore pre-hook", h)?;
+        }
+    }
+    restic_of(st).restore(&snap.snapshot_id)?;
+    for s in st.plan.iter().filter(|s| s.enabled) {
+        if let Some(h) = &s.restore_post_hook {
+            exec_hook(ctx, &stack, &s.service, "restore post-hook", h)?;
+        }
+    }
+    run.ledger("backup-restore", json!({"snapshot": snap.snapshot_id}))?;
+    // Healthy again? Asked of the deploy tool, which owns convergence and health.
+    let mut cmd = Command::new(ccci_deploy());
+    cmd.arg("--state-dir")
+        .arg(&ctx.cfg.state_dir)
+        .arg("wait")
+        .arg(&run.path);
+    if let Some(t) = timeout {
+        cmd.arg("--timeout").arg(t.to_string());
+    }
+    let out = cmd
+        .env(ccci_core::rundir::LOCK_HELD_ENV, &run.id)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run ccci-deploy wait")?;
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(exit::no(format!(
+            "the app is not healthy after the restore: {}",
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .replace('\n', " ")
+        ))),
+        code => Err(exit::coded(
+            code.filter(|c| *c == exit::TEMPFAIL || *c == exit::USAGE)
+                .unwrap_or(exit::BUG),
+            format!(
+                "ccci-deploy wait failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    service: String,
+    volume: String,
+    coverage: String,
+    marker: String,
+}
+
+/// Check markers and build the per-service, per-volume report.
+fn check(run: &RunDir, st: &BackupState) -> Result<(bool, Vec<Row>)> {
+    let app = app_json(run)?;
+    let mut rows = vec![];
+    let mut ok = true;
+    let mut hook_result: BTreeMap<String, String> = BTreeMap::new();
+    for m in &st.markers {
+        if let Marker::Hook {
+            service,
+            hook,
+            value,
+        } = m
+        {
+            let (good, out) = run_hook(run, &app, hook, "check", value)?;
+            ok &= good;
+            hook_result.insert(
+                service.clone(),
+                if good {
+                    "restored (recipe hook)".into()
+                } else {
+                    format!("MISSING (recipe hook: {out})")
+                },
+            );
+        }
+    }
+    for s in &st.plan {
+        for v in &s.volumes {
+            let marker = if !v.covered {
+                "-".to_string()
+            } else if let Some(h) = hook_result.get(&s.service) {
+                h.clone()
+            } else {
+                let files: Vec<&Marker> = st
+                    .markers
+                    .iter()
+                    .filter(|m| matches!(m, Marker::File { service, volume, .. } if *service == s.service && *volume == v.volume))
+                    .collect();
+                if files.is_empty() {
+                    "unverified: no directory to hold a marker; give a --marker-hook".to_string()
+                } else {
+                    let all = files.iter().all(|m| match m {
+                        Marker::File { path, value, .. } => {
+                            std::fs::read_to_string(path).is_ok_and(|c| &c == value)
+                        }
+                        Marker::Hook { .. } => true,
+                    });
+                    ok &= all;
+                    if all {
+                        "restored".into()
+                    } else {
+                        "MISSING".into()
+                    }
+                }
+            };
+            rows.push(Row {
+                service: s.service.clone(),
+                volume: v.volume.clone(),
+                coverage: coverage_text(v),
+                marker,
+            });
+        }
+    }
+    for m in &st.markers {
+        if let Marker::Hook { service, .. } = m
+            && !st
+                .plan
+                .iter()
+                .any(|s| &s.service == service && !s.volumes.is_empty())
+        {
+            rows.push(Row {
+                service: service.clone(),
+                volume: "-".into(),
+                coverage: "-".into(),
+                marker: hook_result[service].clone(),
+            });
+        }
+    }
+    Ok((ok, rows))
+}
+
+fn report(ctx: &Ctx, ok: bool, rows: &[Row], st: &BackupState, extra: Option<&str>) -> Result<i32> {
+    let lost: Vec<String> = rows
+        .iter()
+        .filter(|r| r.marker.starts_with("MISSING"))
+        .map(|r| format!("service {} volume {}", r.service, r.volume))
+        .collect();
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "ok": ok, "rows": rows, "snapshot": st.snapshot, "lost": lost, "reason": extra,
+            }))?
+        );
+    } else {
+        println!(
+            "{:<12} {:<12} {:<40} MARKER",
+            "SERVICE", "VOLUME", "COVERAGE"
+        );
+        for r in rows {
+            println!(
+                "{:<12} {:<12} {:<40} {}",
+                r.service, r.volume, r.coverage, r.marker
+            );
+        }
+        if let Some(s) = &st.snapshot {
+            println!(
+                "snapshot {}: {} files, {} bytes, {:.2} s",
+                s.snapshot_id, s.files, s.bytes, s.seconds
+            );
+        }
+        if let Some(e) = extra {
+            println!("red: {e}");
+        } else if ok {
+            println!("ok: every marker came back");
+        } else {
+            println!("red: data lost in {}", lost.join(", "));
+        }
+    }
+    Ok(if ok && extra.is_none() {
+        exit::OK
+    } else {
+        exit::NO
+    })
+}
+
+fn cmd_check(ctx: &Ctx, run_arg: &str) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, run_arg)?;
+    let _lock = run.lock()?;
+    let st = load_state(&run)?;
+    let (ok, rows) = check(&run, &st)?;
+    run.ledger("backup-check", json!({"ok": ok}))?;
+    report(ctx, ok, &rows, &st, None)
+}
+
+fn roundtrip(ctx: &Ctx, a: &RoundtripArgs) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, &a.run)?;
+    let _lock = run.lock()?;
+    seed(ctx, &run, &a.repo)?;
+    let mut st = load_state(&run)?;
+    let result = (|| -> Result<()> {
+        backup(ctx, &run, &mut st)?;
+        disturb(&run, &mut st)?;
+        restore(ctx, &run, &mut st, a.timeout)
+    })();
+    if let Err(e) = result {
+        // Leave nothing disturbed: put back what was removed, then report.
+        if st.disturbed {
+            undisturb(&run, &mut st)?;
+        }
+        save_state(&run, &st)?;
+        if exit::code_of(&e) != exit::NO {
+            return Err(e);
+        }
+        let (_, rows) = check(&run, &st)?;
+        return report(ctx, false, &rows, &st, Some(&ccci_core::cli::one_line(&e)));
+    }
+    let (ok, rows) = check(&run, &st)?;
+    if !ok {
+        // The restore lost data; put the markers back so the app is as it was.
+        undisturb(&run, &mut st)?;
+    }
+    save_state(&run, &st)?;
+    run.ledger("backup-roundtrip", json!({"ok": ok}))?;
+    report(ctx, ok, &rows, &st, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,330 @@
+//! ccci-verify-backup against the real swarm and real restic.
+
+use ccci_testkit::{RecipeRepo, Run, Scratch, exec_in, require_rig, run, workspace};
+use std::path::PathBuf;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ccci-verify-backup"))
+}
+
+/// ccci-deploy is a sibling binary; the workspace build puts it next to ours.
+fn deploy_bin() -> PathBuf {
+    let p = bin().parent().unwrap().join("ccci-deploy");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        p.display()
+    );
+    p
+}
+
+const DB_LABELS: &str = r#"        backupbot.backup.pre-hook: "/bin/sh /srv/db.sh dump"
+        backupbot.backup.post-hook: "rm -f /var/lib/db/dump.tar"
+        backupbot.backup.volumes.db.path: "dump.tar"
+        backupbot.restore.post-hook: "/bin/sh /srv/db.sh load"
+"#;
+
+struct World {
+    _scratch: Scratch,
+    state: String,
+    repo: RecipeRepo,
+    hook: String,
+}
+
+impl World {
+    fn new(name: &str) -> World {
+        require_rig();
+        let scratch = Scratch::new(name);
+        let state = scratch.join("state").to_string_lossy().into_owned();
+        let repo = RecipeRepo::from_demo(&scratch.join("recipe"));
+        let hook = format!(
+            "db={}",
+            workspace()
+                .join("recipes/demo/hooks/backup-marker")
+                .display()
+        );
+        World {
+            _scratch: scratch,
+            state,
+            repo,
+            hook,
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("CCCI_STATE_DIR", self.state.as_str())]
+    }
+
+    /// Deploy `ref` and return the run id.
+    fn deployed(&self, r#ref: &str) -> String {
+        let repo = self.repo.path.to_string_lossy().into_owned();
+        let r = run(
+            &deploy_bin(),
+            &["new", "--recipe", "demo", "--repo", &repo, "--ref", r#ref],
+            &self.env(),
+        );
+        r.assert_code(0);
+        let id = r.stdout.trim().to_string();
+        run(&deploy_bin(), &["deploy", "--wait", &id], &self.env()).assert_code(0);
+        id
+    }
+
+    fn verify(&self, args: &[&str]) -> Run {
+        run(&bin(), args, &self.env())
+    }
+
+    fn stack(&self, id: &str) -> String {
+        let p = PathBuf::from(&self.state)
+            .join("runs")
+            .join(id)
+            .join("app.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["stack"].as_str().unwrap().to_string()
+    }
+
+    fn db_row(&self, id: &str, row: &str) -> String {
+        exec_in(
+            &format!("{}_db.", self.stack(id)),
+            &["/bin/sh", "/srv/db.sh", "select", row],
+        )
+        .unwrap_or_default()
+    }
+
+    fn teardown(&self, id: &str) {
+        run(&deploy_bin(), &["teardown", id], &self.env()).assert_code(0);
+    }
+}
+
+fn row<'a>(v: &'a serde_json::Value, service: &str, volume: &str) -> &'a serde_json::Value {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == service && r["volume"] == volume)
+        .unwrap_or_else(|| panic!("no row for {service}/{volume}: {v}"))
+}
+
+#[test]
+fn demo_round_trips_through_dump_and_restore_hooks() {
+    let w = World::new("bk-demo");
+    let id = w.deployed("0.2.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(0);
+    let v = r.json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(row(&v, "db", "db")["marker"], "restored (recipe hook)");
+    assert_eq!(row(&v, "db", "db")["coverage"], "dump.tar");
+    assert_eq!(row(&v, "app", "content")["marker"], "restored");
+    assert!(v["snapshot"]["bytes"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["snapshot"]["snapshot_id"].as_str().unwrap().len() >= 8,
+        "{v}"
+    );
+    // The marker row is really in the live db, and the dump was cleaned up.
+    assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
+
+    // Each step also runs by hand.
+    let hook = w.hook.clone();
+    for step in [
+        vec!["seed", &id, "--marker-hook", &hook],
+        vec!["backup", &id],
+        vec!["disturb", &id],
+    ] {
+        w.verify(&step).assert_code(0);
+    }
+    assert_eq!(w.db_row(&id, "ccci-marker"), "", "disturb removed the row");
+    let r = w.verify(&["check", &id]);
+    r.assert_code(1);
+    assert!(
+        r.stdout
+            .contains("red: data lost in service app volume content, service db volume db"),
+        "{}",
+        r.stdout
+    );
+    w.verify(&["restore", &id]).assert_code(0);
+    w.verify(&["check", &id]).assert_code(0);
+    w.teardown(&id);
+}
+
+#[test]
+fn hot_data_directory_without_dump_or_restore_hook_is_red_naming_the_service() {
+    let w = World::new("bk-hot");
+    // The mattermost/immich defect: the live data dir is backed up as files, and
+    // nothing replays it into the running database.
+    w.repo.edit("compose.yml", DB_LABELS, "");
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(1);
+    let v = r.json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["lost"],
+        serde_json::json!(["service db volume db"]),
+        "{v}"
+    );
+    assert!(
+        row(&v, "db", "db")["marker"]
+            .as_str()
+            .unwrap()
+            .contains("row ccci-marker is missing"),
+        "{v}"
+    );
+    assert_eq!(row(&v, "db", "db")["coverage"], "whole volume");
+    // Nothing is left disturbed: the marker row was put back.
+    assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
+    w.teardown(&id);
+}
+
+#[test]
+fn failing_pre_hook_is_red_with_its_output_and_disturbs_nothing() {
+    let w = World::new("bk-prehook");
+    w.repo.edit(
+        "compose.yml",
+        r#"backupbot.backup.pre-hook: "/bin/sh /srv/db.sh dump""#,
+        r#"backupbot.backup.pre-hook: "echo pg_dump exploded >&2; exit 5""#,
+    );
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(1);
+    let v = r.json();
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("service db: backup pre-hook"), "{reason}");
+    assert!(
+        reason.contains("pg_dump exploded") && reason.contains("exit status: 5"),
+        "{reason}"
+    );
+    assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
+    w.teardown(&id);
+}
+
+#[test]
+fn volume_no_label_covers_is_reported() {
+    let w = World::new("bk-uncovered");
+    w.repo
+        .edit("compose.yml", "        - \"backupbot.backup=true\"\n", "");
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(0);
+    let v = r.json();
+    let app = row(&v, "app", "content");
+    assert!(
+        app["coverage"]
+            .as_str()
+            .unwrap()
+            .starts_with("not covered (service app has no backupbot.backup=true label)"),
+        "{v}"
+    );
+    assert_eq!(app["marker"], "-");
+    let plan = w.verify(&["plan", &id]);
+    plan.assert_code(0);
+    assert!(
+        plan.stdout.contains("service app (not backed up)"),
+        "{}",
+        plan.stdout
+    );
+    w.teardown(&id);
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_2() {
+    let w = World::new("bk-bad");
+    // No backup labels at all.
+    w.repo.edit(
+        "compose.yml",
+        &format!("      labels:\n        backupbot.backup: \"true\"\n{DB_LABELS}"),
+        "",
+    );
+    w.repo
+        .edit("compose.yml", "        - \"backupbot.backup=true\"\n", "");
+    assert!(!w.repo.read("compose.yml").contains("backupbot"));
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["roundtrip", &id]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("no backup labels: no service of stack"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    w.teardown(&id);
+
+    let id = w.deployed("0.2.0+1.1");
+    let dir = PathBuf::from(&w.state).join("extra");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (repo, pw, wrong) = (dir.join("repo"), dir.join("pw"), dir.join("wrong"));
+    std::fs::write(&pw, "right-password").unwrap();
+    std::fs::write(&wrong, "wrong-password").unwrap();
+    let st = std::process::Command::new("restic")
+        .args([
+            "init",
+            "--repo",
+            &repo.to_string_lossy(),
+            "--password-file",
+            &pw.to_string_lossy(),
+        ])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let (repo_s, wrong_s) = (
+        repo.to_string_lossy().into_owned(),
+        wrong.to_string_lossy().into_owned(),
+    );
+    let r = w.verify(&[
+        "roundtrip",
+        &id,
+        "--repo",
+        &repo_s,
+        "--password-file",
+        &wrong_s,
+    ]);
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("wrong password for the restic repository"),
+        "{}",
+        r.stderr
+    );
+    let r = w.verify(&[
+        "roundtrip",
+        &id,
+        "--repo",
+        "/nonexistent/repo",
+        "--password-file",
+        &wrong_s,
+    ]);
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("no readable restic repository at /nonexistent/repo"),
+        "{}",
+        r.stderr
+    );
+    // The existing repository with the right password works.
+    let pw_s = pw.to_string_lossy().into_owned();
+    w.verify(&[
+        "roundtrip",
+        &id,
+        "--repo",
+        &repo_s,
+        "--password-file",
+        &pw_s,
+        "--marker-hook",
+        &w.hook,
+    ])
+    .assert_code(0);
+    for args in [
+        vec!["check", "no-such-run"],
+        vec!["backup", "../escape"],
+        vec!["roundtrip", &id, "--marker-hook", "nosuchservice=/bin/true"],
+    ] {
+        let r = w.verify(&args);
+        r.assert_code(2);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    }
+    w.teardown(&id);
+}
