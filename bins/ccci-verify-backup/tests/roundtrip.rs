@@ -328,3 +328,27 @@ fn bad_input_gets_one_line_and_exit_2() {
     }
     w.teardown(&id);
 }
+
+#[test]
+fn failure_during_restore_puts_the_removed_data_back() {
+    let w = World::new("bk-restorefail");
+    w.repo.edit(
+        "compose.yml",
+        r#"backupbot.restore.post-hook: "/bin/sh /srv/db.sh load""#,
+        r#"backupbot.restore.post-hook: "echo replay refused >&2; exit 7""#,
+    );
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(1);
+    let v = r.json();
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("service db: restore post-hook") && reason.contains("replay refused"),
+        "{reason}"
+    );
+    // The row the disturb step deleted is back, and so is the app's marker file.
+    assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
+    assert_eq!(row(&v, "app", "content")["marker"], "restored", "{v}");
+    w.teardown(&id);
+}
