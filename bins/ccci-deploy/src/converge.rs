@@ -125,6 +125,9 @@ pub struct Failure {
     pub service: String,
     pub reason: String,
     pub container: Option<String>,
+    /// Found in the service's update status (swarm paused or rolled back), as
+    /// opposed to a failed task swarm may not have reacted to yet.
+    pub from_update: bool,
 }
 
 pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
@@ -155,6 +158,7 @@ pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
                     reason: format!("{what}: {msg}{detail}"),
                     container: task
                         .map(|t| s(t, &["Status", "ContainerStatus", "ContainerID"]).to_string()),
+                    from_update: true,
                 });
             }
         }
@@ -195,6 +199,7 @@ pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
             reason,
             container: Some(s(t, &["Status", "ContainerStatus", "ContainerID"]).to_string())
                 .filter(|c| !c.is_empty()),
+            from_update: false,
         });
     }
     None
@@ -260,6 +265,50 @@ fn node_count(docker: &Docker) -> u64 {
 
 /// Wait until the stack runs its current spec everywhere and the app answers its
 /// health probe, or fail at once, or time out.
+/// How long a failed task's service may take to show swarm's reaction.
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// Takes snapshots of one stack: through the Engine API on the local socket when
+/// there is one, else through the CLI (caching the stack's service ids, which are
+/// fixed for a deployed stack).
+struct Watcher {
+    api: Option<ccci_core::docker_api::Api>,
+    ids: Vec<String>,
+}
+
+impl Watcher {
+    fn snapshot(&mut self, docker: &Docker, stack: &str) -> Result<Snapshot> {
+        if let Some(api) = &self.api {
+            let services = api.services_with_label(&format!("{LABEL_NAMESPACE}={stack}"))?;
+            let sids: Vec<String> = services
+                .iter()
+                .filter_map(|s| s["ID"].as_str().map(String::from))
+                .collect();
+            return Ok(Snapshot {
+                tasks: api.tasks_of(&sids)?,
+                services,
+            });
+        }
+        if self.ids.is_empty() {
+            self.ids = service_ids(docker, stack)?;
+        }
+        let snap = snapshot_of(docker, &self.ids)?;
+        if snap.services.len() != self.ids.len() {
+            self.ids.clear(); // one vanished: list again next time
+        }
+        Ok(snap)
+    }
+}
+
+/// Is this service in the middle of an update started by our deploy?
+fn updating(snap: &Snapshot, stack: &str, service: &str, since: u128) -> bool {
+    snap.services.iter().any(|svc| {
+        short(s(svc, &["Spec", "Name"]), stack) == service
+            && s(&svc["UpdateStatus"], &["State"]) == "updating"
+            && ids::parse_docker_time(s(&svc["UpdateStatus"], &["StartedAt"])) >= since
+    })
+}
+
 pub fn wait(
     docker: &Docker,
     app: &App,
@@ -270,34 +319,12 @@ pub fn wait(
     let start = Instant::now();
     let mut nodes = None;
     let mut last_health = String::new();
-    // A deployed stack's services are fixed for the whole wait; list them once.
-    let mut ids = vec![];
-    let api = docker.api();
+    let mut watcher = Watcher {
+        api: docker.api(),
+        ids: vec![],
+    };
     loop {
-        let snap = match &api {
-            Some(api) => {
-                let services =
-                    api.services_with_label(&format!("{LABEL_NAMESPACE}={}", app.stack))?;
-                let sids: Vec<String> = services
-                    .iter()
-                    .filter_map(|s| s["ID"].as_str().map(String::from))
-                    .collect();
-                Snapshot {
-                    tasks: api.tasks_of(&sids)?,
-                    services,
-                }
-            }
-            None => {
-                if ids.is_empty() {
-                    ids = service_ids(docker, &app.stack)?;
-                }
-                let snap = snapshot_of(docker, &ids)?;
-                if snap.services.len() != ids.len() {
-                    ids.clear(); // one vanished: list again next tick
-                }
-                snap
-            }
-        };
+        let snap = watcher.snapshot(docker, &app.stack)?;
         let global = snap
             .services
             .iter()
@@ -307,7 +334,23 @@ pub fn wait(
         }
         let nodes = nodes.unwrap_or(1);
         let elapsed = || start.elapsed().as_millis();
-        if let Some(f) = failure(&snap, &app.stack, since) {
+        if let Some(mut f) = failure(&snap, &app.stack, since) {
+            // A task failed mid-update: give swarm's update monitor a moment to
+            // act, so the verdict says whether it paused or rolled back.
+            if !f.from_update && updating(&snap, &app.stack, &f.service, since) {
+                let deadline = Instant::now() + SETTLE;
+                while Instant::now() < deadline {
+                    std::thread::sleep(TICK);
+                    let again = watcher.snapshot(docker, &app.stack)?;
+                    if let Some(g) = failure(&again, &app.stack, since).filter(|g| g.from_update) {
+                        f = Failure {
+                            container: g.container.or(f.container),
+                            ..g
+                        };
+                        break;
+                    }
+                }
+            }
             let logs = last_logs(docker, f.container.as_deref());
             return Ok(Verdict {
                 ok: false,
