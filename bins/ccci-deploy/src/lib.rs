@@ -705,6 +705,12 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
     let mut results = vec![];
     let mut code = exit::OK;
     for (run_id, canonical) in runs {
+        // The id comes from a docker label anyone on this engine could set; it
+        // must never lead outside the runs directory.
+        if !ccci_core::rundir::valid_id(&run_id) {
+            results.push(json!({"run_id": run_id, "verdict": "kept: not a valid run id"}));
+            continue;
+        }
         let dir = RunDir::runs_root(&state_dir).join(&run_id);
         let run = RunDir {
             id: run_id.clone(),

@@ -48,7 +48,8 @@ pub struct Request {
     pub created: String,
 }
 
-fn valid_id(id: &str) -> bool {
+/// Run ids are safe as one path component: letters, digits, `-`, `_`, `.`.
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 100
         && id
