@@ -136,6 +136,9 @@ struct BackupState {
     mountpoints: BTreeMap<String, PathBuf>,
     markers: Vec<Marker>,
     snapshot: Option<Summary>,
+    /// The covered host paths, each confirmed present in the snapshot.
+    #[serde(default)]
+    contents: Vec<String>,
     disturbed: bool,
 }
 
@@ -454,6 +457,7 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
         mountpoints,
         markers: markers.clone(),
         snapshot: None,
+        contents: vec![],
         disturbed: false,
     };
     save_state(run, &st)?;
@@ -559,7 +563,11 @@ fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
             )));
         }
     }
-    run.ledger("backup", serde_json::to_value(&summary)?)?;
+    st.contents = paths.iter().map(|p| p.display().to_string()).collect();
+    run.ledger(
+        "backup",
+        json!({"summary": summary, "contents": st.contents}),
+    )?;
     if !ctx.json {
         println!(
             "snapshot {}: {} files, {} bytes ({} added) in {:.2} s",
@@ -780,7 +788,7 @@ fn report(ctx: &Ctx, ok: bool, rows: &[Row], st: &BackupState, extra: Option<&st
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "ok": ok, "rows": rows, "snapshot": st.snapshot, "lost": lost, "reason": extra,
+                "ok": ok, "rows": rows, "snapshot": st.snapshot, "contents": st.contents, "lost": lost, "reason": extra,
             }))?
         );
     } else {

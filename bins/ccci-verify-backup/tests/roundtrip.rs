@@ -117,6 +117,21 @@ fn demo_round_trips_through_dump_and_restore_hooks() {
     assert_eq!(row(&v, "db", "db")["coverage"], "dump.tar");
     assert_eq!(row(&v, "app", "content")["marker"], "restored");
     assert!(v["snapshot"]["bytes"].as_u64().unwrap() > 0, "{v}");
+    let contents: Vec<&str> = v["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(contents.len(), 2, "{v}");
+    assert!(
+        contents.iter().any(|c| c.ends_with("_db/_data/dump.tar")),
+        "{v}"
+    );
+    assert!(
+        contents.iter().any(|c| c.ends_with("_content/_data")),
+        "{v}"
+    );
     assert!(
         v["snapshot"]["snapshot_id"].as_str().unwrap().len() >= 8,
         "{v}"
