@@ -155,16 +155,20 @@ impl Probe {
                 }
             }
             HealthKind::Tcp => {
-                // busybox nc has no -z: connect with empty stdin; success is a connect.
-                let out = docker.run_combined(&[
-                    "exec",
-                    &probe,
-                    "sh",
-                    "-c",
-                    &format!("timeout 3 nc {host} {port} </dev/null >/dev/null 2>&1; echo rc=$?"),
-                ])?;
-                // 0: connected and closed; 143: connected, server kept it open until timeout.
-                if out.contains("rc=0") || out.contains("rc=143") {
+                // busybox nc has no -z, and a killed nc cannot tell "connected and
+                // waiting" from "stuck connecting". So: connect in the background
+                // and look for the ESTABLISHED socket; nc exiting 0 (the server
+                // closed) also means it connected.
+                let script = format!(
+                    "nc {host} {port} </dev/null >/dev/null 2>&1 & p=$!; i=0; \
+                     while [ $i -lt 30 ]; do \
+                       if netstat -tn 2>/dev/null | grep -q ':{port} *ESTABLISHED'; then kill $p 2>/dev/null; echo connected; exit 0; fi; \
+                       kill -0 $p 2>/dev/null || break; sleep 0.1; i=$((i+1)); \
+                     done; \
+                     kill $p 2>/dev/null && exit 1; wait $p && echo connected"
+                );
+                let out = docker.run_combined(&["exec", &probe, "sh", "-c", &script])?;
+                if out.lines().any(|l| l.trim() == "connected") {
                     Ok(Ok(format!("TCP connect to {host}:{port}")))
                 } else {
                     Ok(Err(format!("no TCP connect to {host}:{port}")))

@@ -137,7 +137,7 @@ fn from_hook(app: &App, run: &RunDir, s: &Declared) -> Result<String> {
 }
 
 /// Create every declared secret that does not exist yet. Values are kept in the
-/// run's `secrets.env` (0600) and registered for redaction; they never reach argv
+/// run's `secrets.json` (0600) and registered for redaction; they never reach argv
 /// or a log.
 pub fn ensure(
     docker: &Docker,
@@ -146,9 +146,9 @@ pub fn ensure(
     config: &Value,
     env: &EnvFile,
 ) -> Result<Vec<String>> {
-    let mut store = EnvFile::read(&run.secrets_path()).unwrap_or_default();
-    for e in &store.entries {
-        redact::global().add(&e.value);
+    let mut store = run.secrets()?;
+    for v in store.values() {
+        redact::global().add(v);
     }
     let mut created = vec![];
     let declared = declared(config, env, &app.stack)?;
@@ -175,8 +175,8 @@ pub fn ensure(
             from_hook(app, run, &s)?
         };
         redact::global().add(&value);
-        store.set(&s.name, &value);
-        run.write_private("secrets.env", store.render().as_bytes())?;
+        store.insert(s.name.clone(), value.clone());
+        run.save_secrets(&store)?;
         run.ledger("secret-create", serde_json::json!({"name": s.name}))?;
         let mut args = vec!["secret".to_string(), "create".into()];
         for (k, v) in app.labels() {

@@ -75,6 +75,23 @@ fn inspect_kind(kind: &str) -> &'static str {
     }
 }
 
+/// Inspect objects; when the batch fails (one vanished meanwhile, which is normal
+/// while runs tear down) inspect them one by one, so no object's labels are lost.
+fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Value> {
+    match docker.inspect(inspect_kind(kind), ids) {
+        Ok(v) => v,
+        Err(_) => ids
+            .iter()
+            .filter_map(|id| {
+                docker
+                    .inspect(inspect_kind(kind), std::slice::from_ref(id))
+                    .ok()
+            })
+            .flatten()
+            .collect(),
+    }
+}
+
 /// Every object of one run: those labelled with the run, plus those docker put in
 /// the run's stack namespace.
 pub fn objects(docker: &Docker, run_id: &str, stack: Option<&str>) -> Result<Vec<Object>> {
@@ -88,20 +105,17 @@ pub fn objects(docker: &Docker, run_id: &str, stack: Option<&str>) -> Result<Vec
                 }
             }
         }
-        // Inspect one by one would be slow; a vanished object fails the batch, so
-        // fall back to names = ids then.
-        let infos = docker
-            .inspect(inspect_kind(kind), &ids_)
-            .unwrap_or_default();
+        let infos = inspect_all(docker, kind, &ids_);
         for id in ids_ {
-            let name = infos
-                .iter()
-                .find(|v| {
-                    v["ID"].as_str().or(v["Id"].as_str()) == Some(id.as_str())
-                        || v["Name"].as_str() == Some(id.as_str())
-                })
-                .map(|v| name_of(kind, v))
-                .unwrap_or_else(|| id.clone());
+            let info = infos.iter().find(|v| {
+                v["ID"].as_str().or(v["Id"].as_str()) == Some(id.as_str())
+                    || v["Name"].as_str() == Some(id.as_str())
+            });
+            // A canonical app's objects are never removed by a run's teardown.
+            if info.is_some_and(|v| labels_of(kind, v).get(LABEL_CANONICAL).is_some()) {
+                continue;
+            }
+            let name = info.map(|v| name_of(kind, v)).unwrap_or_else(|| id.clone());
             out.push(Object {
                 kind: kind.into(),
                 id,
@@ -200,10 +214,7 @@ pub fn runs_on_engine(docker: &Docker, instance: &str) -> Result<BTreeMap<String
     let mut runs: BTreeMap<String, bool> = BTreeMap::new();
     for kind in KINDS {
         let ids_ = ids(docker, kind, &format!("{LABEL_INSTANCE}={instance}"))?;
-        for v in docker
-            .inspect(inspect_kind(kind), &ids_)
-            .unwrap_or_default()
-        {
+        for v in inspect_all(docker, kind, &ids_) {
             let labels = labels_of(kind, &v);
             if let Some(run) = labels[LABEL_RUN].as_str() {
                 let canonical = labels.get(LABEL_CANONICAL).is_some();

@@ -93,7 +93,7 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     let rd = w.run_dir(&id);
     // The env file and secrets are private; the request records the head SHA.
     use std::os::unix::fs::PermissionsExt;
-    for f in ["app.env", "secrets.env"] {
+    for f in ["app.env", "secrets.json"] {
         let mode = std::fs::metadata(rd.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f} mode");
     }
@@ -103,8 +103,15 @@ fn demo_deploys_serves_upgrades_and_leaves_nothing() {
     assert_eq!(req["head_sha"].as_str().unwrap().len(), 40);
 
     // The generated secret has the declared length and exists in Docker with our label.
-    let secrets = std::fs::read_to_string(rd.join("secrets.env")).unwrap();
-    let (name, value) = secrets.trim().split_once('=').unwrap();
+    let secrets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rd.join("secrets.json")).unwrap()).unwrap();
+    let (name, value) = secrets["secrets"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let (name, value) = (name.as_str(), value.as_str().unwrap());
     assert!(name.ends_with("_db_password_v1"), "{name}");
     assert_eq!(value.len(), 32);
     let ls = run(
@@ -401,8 +408,11 @@ fn secrets_marked_generate_false_come_from_the_hook() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let id = w.new_app("0.3.0+1.1", &["--secret-hook", &hook.to_string_lossy()]);
-    let secrets = std::fs::read_to_string(w.run_dir(&id).join("secrets.env")).unwrap();
-    assert!(secrets.contains("=from-the-hook-0123456789"), "{secrets}");
+    let secrets = std::fs::read_to_string(w.run_dir(&id).join("secrets.json")).unwrap();
+    assert!(
+        secrets.contains("\": \"from-the-hook-0123456789\""),
+        "{secrets}"
+    );
     w.deploy(&["deploy", "--wait", &id]).assert_code(0);
     w.teardown_clean(&id);
 }
@@ -586,6 +596,31 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
             .as_str()
             .unwrap()
             .contains("TCP connect to tasks.db:5432"),
+        "{}",
+        r.stdout
+    );
+    w.teardown_clean(&id);
+    // Nothing listens on 5433: never healthy.
+    let id = w.new_app(
+        "0.2.0+1.1",
+        &[
+            "--health-kind",
+            "tcp",
+            "--health-service",
+            "db",
+            "--health-port",
+            "5433",
+            "--timeout",
+            "8",
+        ],
+    );
+    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
+    r.assert_code(1);
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no TCP connect to tasks.db:5433"),
         "{}",
         r.stdout
     );

@@ -359,7 +359,8 @@ fn run_hook(
         .map_err(|e| exit::usage(format!("cannot run marker hook {}: {e}", hook.display())))?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
-    Ok((out.status.success(), text.trim().replace('\n', " ")))
+    let text = ccci_core::redact::global().apply(text.trim());
+    Ok((out.status.success(), text.replace('\n', " ")))
 }
 
 fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {

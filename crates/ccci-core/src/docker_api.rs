@@ -27,6 +27,19 @@ impl Api {
         if std::env::var("DOCKER_CONTEXT").is_ok_and(|c| !c.is_empty() && c != "default") {
             return None;
         }
+        // `docker context use X` is stored as currentContext in the CLI's config.
+        let config_dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        if let Some(dir) = config_dir
+            && let Ok(text) = std::fs::read_to_string(dir.join("config.json"))
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && v["currentContext"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty() && c != "default")
+        {
+            return None;
+        }
         let socket = match std::env::var("DOCKER_HOST") {
             Ok(h) if !h.is_empty() => PathBuf::from(h.strip_prefix("unix://")?),
             _ => PathBuf::from("/var/run/docker.sock"),

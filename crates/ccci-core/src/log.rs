@@ -42,6 +42,7 @@ fn connected_to_journal() -> bool {
 
 fn emit(prio: u8, msg: &str) {
     let style = STYLE.get();
+    let msg = crate::redact::global().apply(msg);
     let mut err = std::io::stderr().lock();
     for line in msg.lines() {
         let _ = match style {

@@ -1,6 +1,6 @@
-//! Secret redaction: every secret value a tool learns is registered here, and every
-//! log line and captured output passes through [`Redactor::apply`] before it is shown
-//! or written.
+//! Secret redaction: every secret value a tool learns is registered here (opening
+//! a run registers its generated secrets), and every log line, docker output and
+//! hook output passes through [`Redactor::apply`] before it is shown or written.
 
 use std::sync::{Mutex, OnceLock};
 

@@ -4,7 +4,7 @@
 //! request.json          what was asked: recipe, repo, PR, ref, head SHA, trigger
 //! app.json              the app: domain, stack, instance, deployed ref
 //! app.env               the app env file (0600)
-//! secrets.env           generated secret values (0600), for hooks and tests
+//! secrets.json          generated secret values by docker secret name (0600)
 //! compose.rendered.yml  the exact config last deployed (0600)
 //! ledger.jsonl          append-only record of every deploy, upgrade and teardown
 //! recipe/               the recipe checkout
@@ -106,7 +106,12 @@ impl RunDir {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(RunDir { id, path })
+        let run = RunDir { id, path };
+        // Whatever a tool prints about this run from here on is masked.
+        for v in run.secrets()?.values() {
+            crate::redact::global().add(v);
+        }
+        Ok(run)
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -122,7 +127,26 @@ impl RunDir {
         self.file("app.env")
     }
     pub fn secrets_path(&self) -> PathBuf {
-        self.file("secrets.env")
+        self.file("secrets.json")
+    }
+
+    /// Generated secret values by docker secret name. An unreadable file is an
+    /// error: silently starting afresh would lose values Docker cannot give back.
+    pub fn secrets(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let v: Option<serde_json::Value> = crate::state::read_json_opt(&self.secrets_path())?;
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(map) = v.as_ref().and_then(|v| v["secrets"].as_object()) {
+            for (k, v) in map {
+                out.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn save_secrets(&self, secrets: &std::collections::BTreeMap<String, String>) -> Result<()> {
+        let bytes =
+            serde_json::to_vec_pretty(&serde_json::json!({"schema": SCHEMA, "secrets": secrets}))?;
+        self.write_private("secrets.json", &bytes)
     }
     pub fn recipe_dir(&self) -> PathBuf {
         self.file("recipe")
