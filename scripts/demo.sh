@@ -36,7 +36,9 @@ cleanup() {
         printf '%-10s %-6s %s\n' "$t" "${status[$t]:-}" "${summary[$t]:-}"
     done
     printf '\nrun dir: %s/runs/%s\n' "$CCCI_STATE_DIR" "$run"
-    [ "${status[install]:-}" = pass ] && [ "${status[upgrade]:-}" = pass ] && [ "${status[teardown]:-}" = pass ]
+    for t in install upgrade backup restore teardown; do
+        [ "${status[$t]:-}" = pass ] || return 1
+    done
 }
 trap 'cleanup; exit $?' EXIT
 for t in custom lint; do status[$t]="-"; summary[$t]="not run: no tool for this tier yet"; done
@@ -66,14 +68,26 @@ if "$verify" --json roundtrip "$run" --marker-hook "db=$root/recipes/demo/hooks/
     status[restore]=pass
 else
     status[restore]=fail
-    # A failed pre-hook or snapshot means the backup itself failed.
-    grep -q '"snapshot": null' "$work/backup.json" && status[backup]=fail || status[backup]=pass
+    # No snapshot (or no JSON at all: bad input, Docker trouble) means the
+    # backup itself failed.
+    if python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get('snapshot') else 1)" "$work/backup.json" 2>/dev/null; then
+        status[backup]=pass
+    else
+        status[backup]=fail
+    fi
 fi
 summary[backup]=$(python3 -c "
 import json, sys
-v = json.load(open(sys.argv[1])); s = v.get('snapshot') or {}
+try:
+    v = json.load(open(sys.argv[1]))
+except ValueError:
+    v = {'reason': 'ccci-verify-backup printed no report (see its error above)'}
+s = v.get('snapshot') or {}
 print(f\"snapshot {s.get('snapshot_id', '-')}: {s.get('files', 0)} files, {s.get('bytes', 0)} bytes in {s.get('seconds', 0):.2f} s\" if s else v.get('reason', ''))" "$work/backup.json")
 summary[restore]=$(python3 -c "
 import json, sys
-v = json.load(open(sys.argv[1]))
+try:
+    v = json.load(open(sys.argv[1]))
+except ValueError:
+    v = {'reason': 'no report'}
 print('; '.join(f\"{r['service']}/{r['volume']}: {r['marker']}\" for r in v.get('rows', [])) or v.get('reason', ''))" "$work/backup.json")

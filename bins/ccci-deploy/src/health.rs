@@ -86,7 +86,7 @@ fn port(h: &Health, svc: &Value) -> Result<u16> {
         .and_then(|(_, v)| v.as_str()?.parse().ok())
         .ok_or_else(|| {
             exit::usage(format!(
-                "service {} has no traefik port label; give the health port (--health-port)",
+                "service {} has no traefik port label; create the run with `ccci-deploy new --health-port PORT`",
                 h.service
             ))
         })

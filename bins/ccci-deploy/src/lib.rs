@@ -261,6 +261,13 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     {
         return Err(exit::usage(format!("secret hook {h} does not exist")));
     }
+    if let Some(u) = &a.health.health_url
+        && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("tcp://"))
+    {
+        return Err(exit::usage(format!(
+            "--health-url {u:?} must start with http://, https:// or tcp://"
+        )));
+    }
     let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
     ctx.docker.check_swarm_manager()?;
     let instance = ctx.cfg.instance_id()?;
@@ -283,13 +290,6 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     let stack = app::stack_for(&domain);
     let mut health = Health::default();
     apply_health(&mut health, &a.health);
-    if let Some(u) = &health.url
-        && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("tcp://"))
-    {
-        return Err(exit::usage(format!(
-            "--health-url {u:?} must start with http://, https:// or tcp://"
-        )));
-    }
     let app = App {
         schema: app::SCHEMA,
         run_id: run_id.clone(),
@@ -618,12 +618,13 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
             resolved.r#ref,
             &resolved.sha[..12]
         );
-        v.ok = false;
-        v.reason = if v.reason.is_empty() || v.ok {
+        // Keep a red wait's own reason (what failed) and add what runs instead.
+        v.reason = if v.ok {
             why
         } else {
             format!("{}; {why}", v.reason)
         };
+        v.ok = false;
     } else if v.ok {
         v.reason = format!("{}; running {running}", v.reason);
     }

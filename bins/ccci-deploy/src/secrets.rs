@@ -100,7 +100,7 @@ pub fn declared(config: &Value, env: &EnvFile, stack: &str) -> Result<Vec<Declar
 fn from_hook(app: &App, run: &RunDir, s: &Declared) -> Result<String> {
     let Some(hook) = &app.secret_hook else {
         return Err(exit::usage(format!(
-            "secret {} is marked generate=false and no secret hook is configured (ccci-deploy new --secret-hook PATH)",
+            "secret {} is marked generate=false and this run has no secret hook (give one to `ccci-deploy new --secret-hook PATH`)",
             s.key
         )));
     };

@@ -84,14 +84,28 @@ pub fn plan(services: &[Value], stack: &str) -> Vec<ServicePlan> {
                 })
                 .unwrap_or_default();
             for abs in &legacy {
-                if let Some(rel) = abs.strip_prefix(target.trim_end_matches('/')) {
-                    let rel = rel.trim_start_matches('/');
+                // Component-wise: /database is not inside a mount at /data.
+                if let Ok(rel) = std::path::Path::new(abs).strip_prefix(&target) {
+                    let rel = rel.to_string_lossy().into_owned();
                     if !rel.is_empty() {
-                        paths.push(rel.to_string());
+                        paths.push(rel);
                     }
                 }
             }
-            let (covered, why) = if !enabled {
+            let escaping: Vec<&String> = paths
+                .iter()
+                .filter(|p| {
+                    std::path::Path::new(p)
+                        .components()
+                        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                })
+                .collect();
+            let (covered, why) = if let Some(bad) = escaping.first() {
+                (
+                    false,
+                    format!("label path {bad:?} leaves the volume; refusing it"),
+                )
+            } else if !enabled {
                 (
                     false,
                     format!("service {service} has no backupbot.backup=true label"),
@@ -153,13 +167,19 @@ mod tests {
             ),
             svc(
                 "s_legacy",
-                json!({"backupbot.backup": "true", "backupbot.backup.path": "/data/uploads,/elsewhere"}),
+                json!({"backupbot.backup": "true", "backupbot.backup.path": "/data/uploads,/elsewhere,/database"}),
                 json!([{"Type": "volume", "Source": "s_data", "Target": "/data"}]),
+            ),
+            svc(
+                "s_evil",
+                json!({"backupbot.backup": "true", "backupbot.backup.volumes.x.path": "../../../../etc"}),
+                json!([{"Type": "volume", "Source": "s_x", "Target": "/x"}]),
             ),
         ];
         let p = plan(&services, "s");
         let names: Vec<&str> = p.iter().map(|s| s.service.as_str()).collect();
-        assert_eq!(names, ["app", "db", "legacy", "worker"]);
+        assert_eq!(names, ["app", "db", "evil", "legacy", "worker"]);
+        assert!(!p[2].volumes[0].covered && p[2].volumes[0].why.contains("leaves the volume"));
         let db = &p[1];
         assert_eq!(db.pre_hook.as_deref(), Some("dump"));
         assert_eq!(db.restore_post_hook.as_deref(), Some("load"));
@@ -170,8 +190,12 @@ mod tests {
         assert!(app.volumes[0].covered && app.volumes[0].paths.is_empty());
         assert!(!app.volumes[1].covered && app.volumes[1].why.contains("=false"));
         assert!(
-            !p[3].volumes[0].covered && p[3].volumes[0].why.contains("no backupbot.backup=true")
+            !p[4].volumes[0].covered && p[4].volumes[0].why.contains("no backupbot.backup=true")
         );
-        assert_eq!(p[2].volumes[0].paths, ["uploads"]);
+        assert_eq!(
+            p[3].volumes[0].paths,
+            ["uploads"],
+            "/database is not under /data"
+        );
     }
 }

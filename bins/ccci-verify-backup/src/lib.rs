@@ -528,7 +528,12 @@ fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
     let mut paths = vec![];
     for s in st.plan.iter().filter(|s| s.enabled) {
         for v in s.volumes.iter().filter(|v| v.covered) {
-            let mp = &st.mountpoints[&v.docker_name];
+            let mp = st.mountpoints.get(&v.docker_name).ok_or_else(|| {
+                exit::usage(format!(
+                    "backup state has no mountpoint for volume {}; run seed again",
+                    v.docker_name
+                ))
+            })?;
             let rels: Vec<&str> = if v.paths.is_empty() {
                 vec![""]
             } else {
@@ -616,8 +621,17 @@ fn undisturb(run: &RunDir, st: &mut BackupState) -> Result<()> {
     for m in &st.markers {
         match m {
             Marker::File { path, value, .. } => std::fs::write(path, value)?,
-            Marker::Hook { hook, value, .. } => {
-                run_hook(run, &app, hook, "seed", value)?;
+            Marker::Hook {
+                service,
+                hook,
+                value,
+            } => {
+                let (ok, out) = run_hook(run, &app, hook, "seed", value)?;
+                if !ok {
+                    return Err(exit::no(format!(
+                        "service {service}: could not put the marker back (the data stays disturbed): {out}"
+                    )));
+                }
             }
         }
     }
@@ -844,20 +858,24 @@ fn roundtrip(ctx: &Ctx, a: &RoundtripArgs) -> Result<i32> {
         restore(ctx, &run, &mut st, a.timeout)
     })();
     if let Err(e) = result {
-        // Leave nothing disturbed: put back what was removed, then report.
-        if st.disturbed {
-            undisturb(&run, &mut st)?;
-        }
         save_state(&run, &st)?;
+        // The table shows the data as the failure left it; then nothing is left
+        // disturbed: what was removed is put back before reporting.
+        let rows = check(&run, &st).map(|(_, rows)| rows).unwrap_or_default();
+        if st.disturbed {
+            let put_back = undisturb(&run, &mut st);
+            save_state(&run, &st)?;
+            put_back?;
+        }
         if exit::code_of(&e) != exit::NO {
             return Err(e);
         }
-        let (_, rows) = check(&run, &st)?;
         return report(ctx, false, &rows, &st, Some(&ccci_core::cli::one_line(&e)));
     }
     let (ok, rows) = check(&run, &st)?;
     if !ok {
         // The restore lost data; put the markers back so the app is as it was.
+        save_state(&run, &st)?;
         undisturb(&run, &mut st)?;
     }
     save_state(&run, &st)?;

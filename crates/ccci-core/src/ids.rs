@@ -152,6 +152,9 @@ pub fn parse_docker_time(s: &str) -> u128 {
         }
         let mut nanos = 0u128;
         for (i, c) in frac.bytes().take(9).enumerate() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
             nanos += ((c - b'0') as u128) * 10u128.pow(8 - i as u32);
         }
         Some(secs as u128 * 1_000_000_000 + nanos)
@@ -180,5 +183,6 @@ mod time_tests {
         );
         assert_eq!(parse_docker_time("0001-01-01T00:00:00Z"), 0);
         assert_eq!(parse_docker_time("garbage"), 0);
+        assert_eq!(parse_docker_time("2026-01-01T00:00:00.x1Z"), 0);
     }
 }
