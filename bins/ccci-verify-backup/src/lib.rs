@@ -496,6 +496,15 @@ fn exec_hook(ctx: &Ctx, stack: &str, service: &str, what: &str, hook: &str) -> R
     if !out.status.success() {
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
+        // Only Docker's own words: a hook's output may well say "connection refused".
+        if text.contains("Cannot connect to the Docker daemon")
+            || text.contains("error during connect")
+        {
+            return Err(exit::tempfail(format!(
+                "Docker is unreachable: {}",
+                text.trim()
+            )));
+        }
         return Err(exit::no(format!(
             "service {service}: {what} `{hook}` failed ({}): {}",
             out.status,
@@ -518,13 +527,9 @@ fn restic_of(st: &BackupState) -> Restic {
     }
 }
 
-fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
-    let stack = stack_of(run)?;
-    for s in st.plan.iter().filter(|s| s.enabled) {
-        if let Some(h) = &s.pre_hook {
-            exec_hook(ctx, &stack, &s.service, "backup pre-hook", h)?;
-        }
-    }
+/// Collect the covered host paths (each must exist after the pre-hooks) and
+/// snapshot them.
+fn snapshot_paths(st: &BackupState, run: &RunDir) -> Result<(Summary, Vec<PathBuf>)> {
     let mut paths = vec![];
     for s in st.plan.iter().filter(|s| s.enabled) {
         for v in s.volumes.iter().filter(|v| v.covered) {
@@ -552,10 +557,34 @@ fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
         }
     }
     let summary = restic_of(st).backup(&paths, &format!("ccci-run={}", run.id))?;
-    for s in st.plan.iter().filter(|s| s.enabled) {
-        if let Some(h) = &s.post_hook {
-            exec_hook(ctx, &stack, &s.service, "backup post-hook", h)?;
+    Ok((summary, paths))
+}
+
+fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
+    let stack = stack_of(run)?;
+    // Post-hooks undo what pre-hooks did (dumps, maintenance mode): they run for
+    // every service whose pre-hook ran, whatever happens in between.
+    let mut hooked: Vec<&ServicePlan> = vec![];
+    let snapshot = (|| -> Result<(Summary, Vec<PathBuf>)> {
+        for s in st.plan.iter().filter(|s| s.enabled) {
+            hooked.push(s);
+            if let Some(h) = &s.pre_hook {
+                exec_hook(ctx, &stack, &s.service, "backup pre-hook", h)?;
+            }
         }
+        snapshot_paths(st, run)
+    })();
+    let mut post_error = None;
+    for s in hooked {
+        if let Some(h) = &s.post_hook
+            && let Err(e) = exec_hook(ctx, &stack, &s.service, "backup post-hook", h)
+        {
+            post_error.get_or_insert(e);
+        }
+    }
+    let (summary, paths) = snapshot?;
+    if let Some(e) = post_error {
+        return Err(e);
     }
     // The artifact exists and holds every covered path (a volume missing from the
     // snapshot restores nothing, silently).

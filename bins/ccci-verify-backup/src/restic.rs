@@ -57,7 +57,15 @@ impl Restic {
                 "no readable restic repository at {repo}: {err}"
             )));
         }
-        anyhow::bail!("restic {} failed: {err}", args.first().unwrap_or(&""))
+        if err.contains("repository is already locked") {
+            return Err(exit::tempfail(format!(
+                "the restic repository {repo} is locked by another process: {err}"
+            )));
+        }
+        Err(exit::no(format!(
+            "restic {} failed: {err}",
+            args.first().unwrap_or(&"")
+        )))
     }
 
     pub fn init(&self) -> Result<()> {
