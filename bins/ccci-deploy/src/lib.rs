@@ -10,7 +10,7 @@ pub mod teardown;
 
 use anyhow::Result;
 use app::{App, Health, HealthKind};
-use ccci_core::config::Config;
+use ccci_core::cli::Ctx;
 use ccci_core::docker::Docker;
 use ccci_core::envfile::EnvFile;
 use ccci_core::rundir::{Request, RunDir};
@@ -18,7 +18,6 @@ use ccci_core::{exit, git, ids, log, state};
 use clap::{Args, Parser, Subcommand};
 use converge::Verdict;
 use serde_json::json;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default convergence timeout when neither the run nor the recipe gives one.
@@ -35,12 +34,8 @@ ledger. Exit codes: 0 success/converged, 1 red verdict (did not converge, leftov
 75 temporary trouble (Docker unreachable, run busy)."
 )]
 pub struct Cli {
-    /// State directory (default: config file, $CCCI_STATE_DIR, $STATE_DIRECTORY, /var/lib/ccci)
-    #[arg(long, global = true, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-    /// Print machine-readable JSON on stdout
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    global: ccci_core::cli::Global,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -172,24 +167,8 @@ struct ReapArgs {
     dry_run: bool,
 }
 
-struct Ctx {
-    cfg: Config,
-    docker: Docker,
-    json: bool,
-}
-
 pub fn run(cli: Cli) -> Result<i32> {
-    let mut cfg = Config::load()?;
-    if let Some(d) = cli.state_dir {
-        cfg.state_dir = d;
-        cfg.validate()?;
-    }
-    let docker = Docker::new(&cfg.docker_context);
-    let ctx = Ctx {
-        cfg,
-        docker,
-        json: cli.json,
-    };
+    let ctx = cli.global.ctx()?;
     match cli.cmd {
         Cmd::New(a) => cmd_new(&ctx, *a),
         Cmd::Deploy(a) => cmd_deploy(&ctx, a),

@@ -9,8 +9,7 @@ pub mod labels;
 pub mod restic;
 
 use anyhow::{Context, Result};
-use ccci_core::config::Config;
-use ccci_core::docker::Docker;
+use ccci_core::cli::Ctx;
 use ccci_core::rundir::RunDir;
 use ccci_core::{exit, ids, state};
 use clap::{Args, Parser, Subcommand};
@@ -36,12 +35,8 @@ Steps: plan, seed, backup, disturb, restore, check; `roundtrip` runs them all. S
 2 bad input (no backup labels, unreadable repository, wrong password), 75 temporary trouble."
 )]
 pub struct Cli {
-    /// State directory (default: config file, $CCCI_STATE_DIR, /var/lib/ccci)
-    #[arg(long, global = true, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-    /// Print machine-readable JSON on stdout
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    global: ccci_core::cli::Global,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -142,23 +137,8 @@ struct BackupState {
     disturbed: bool,
 }
 
-struct Ctx {
-    cfg: Config,
-    docker: Docker,
-    json: bool,
-}
-
 pub fn run(cli: Cli) -> Result<i32> {
-    let mut cfg = Config::load()?;
-    if let Some(d) = cli.state_dir {
-        cfg.state_dir = d;
-        cfg.validate()?;
-    }
-    let ctx = Ctx {
-        docker: Docker::new(&cfg.docker_context),
-        cfg,
-        json: cli.json,
-    };
+    let ctx = cli.global.ctx()?;
     match cli.cmd {
         Cmd::Plan(t) => cmd_plan(&ctx, &t.run),
         Cmd::Seed(a) => cmd_seed(&ctx, &a),

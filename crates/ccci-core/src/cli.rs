@@ -45,3 +45,37 @@ pub fn one_line(e: &anyhow::Error) -> String {
     }
     s
 }
+
+/// Flags every tool takes, flattened into its clap parser.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// State directory (default: config file, $CCCI_STATE_DIR, $STATE_DIRECTORY, /var/lib/ccci)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// What a tool's commands work with: the configuration, the engine, the output mode.
+pub struct Ctx {
+    pub cfg: crate::config::Config,
+    pub docker: crate::docker::Docker,
+    pub json: bool,
+}
+
+impl Global {
+    /// Load the configuration (with `--state-dir` on top) and set up Docker access.
+    pub fn ctx(&self) -> anyhow::Result<Ctx> {
+        let mut cfg = crate::config::Config::load()?;
+        if let Some(d) = &self.state_dir {
+            cfg.state_dir = d.clone();
+            cfg.validate()?;
+        }
+        Ok(Ctx {
+            docker: crate::docker::Docker::new(&cfg.docker_context),
+            cfg,
+            json: self.json,
+        })
+    }
+}
