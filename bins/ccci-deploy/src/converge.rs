@@ -130,6 +130,11 @@ pub struct Failure {
     pub from_update: bool,
 }
 
+/// How swarm words a container the engine could not start.
+const ENGINE_START_FAILURE: &str = "starting container failed";
+/// Start failures tolerated per service before they are the recipe's fault.
+const ENGINE_START_ATTEMPTS: usize = 3;
+
 pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
     for svc in &snap.services {
         let name = short(s(svc, &["Spec", "Name"]), stack);
@@ -179,6 +184,32 @@ pub fn failure(snap: &Snapshot, stack: &str, since: u128) -> Option<Failure> {
         }
         let name = short(s(svc, &["Spec", "Name"]), stack);
         let err = s(t, &["Status", "Err"]);
+        // The engine failing to start a container (a busy mount under load, seen
+        // with dockerd 20.10) is not the app crashing, and swarm retries it; only
+        // a repeat makes it the recipe's failure (a missing bind path repeats).
+        let start_failures = |svc_id: &Value| {
+            snap.tasks
+                .iter()
+                .filter(|o| {
+                    o["ServiceID"] == *svc_id
+                        && s(o, &["Status", "State"]) == "failed"
+                        && s(o, &["Status", "Err"]).starts_with(ENGINE_START_FAILURE)
+                        && ids::parse_docker_time(s(o, &["Status", "Timestamp"])) >= since
+                })
+                .count()
+        };
+        if state == "failed" && err.starts_with(ENGINE_START_FAILURE) {
+            let n = start_failures(&svc["ID"]);
+            if n < ENGINE_START_ATTEMPTS {
+                continue;
+            }
+            return Some(Failure {
+                service: name,
+                reason: format!("container failed to start {n} times: {err}"),
+                container: None,
+                from_update: false,
+            });
+        }
         let code = &t["Status"]["ContainerStatus"]["ExitCode"];
         let reason = match state {
             "rejected" => format!("task rejected: {err}"),
@@ -392,5 +423,67 @@ pub fn wait(
             });
         }
         std::thread::sleep(TICK);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(n: u32, state: &str, err: &str) -> Value {
+        json!({
+            "ID": format!("t{n}"), "ServiceID": "s1", "DesiredState": "running",
+            "Spec": {"ContainerSpec": {"Image": "img"}},
+            "Status": {"State": state, "Err": err, "Timestamp": format!("2026-01-01T00:00:0{n}Z"),
+                       "ContainerStatus": {"ContainerID": format!("c{n}")}},
+        })
+    }
+
+    fn snap(tasks: Vec<Value>) -> Snapshot {
+        Snapshot {
+            services: vec![
+                json!({"ID": "s1", "Spec": {"Name": "st_db", "TaskTemplate": {"ContainerSpec": {"Image": "img"}}}}),
+            ],
+            tasks,
+        }
+    }
+
+    #[test]
+    fn engine_start_failures_are_retried_then_red_and_crashes_are_red_at_once() {
+        let busy =
+            "starting container failed: unable to remount dir as readonly: device or resource busy";
+        assert!(failure(&snap(vec![task(1, "failed", busy)]), "st", 0).is_none());
+        assert!(
+            failure(
+                &snap(vec![task(1, "failed", busy), task(2, "failed", busy)]),
+                "st",
+                0
+            )
+            .is_none()
+        );
+        let f = failure(
+            &snap(vec![
+                task(1, "failed", busy),
+                task(2, "failed", busy),
+                task(3, "failed", busy),
+            ]),
+            "st",
+            0,
+        )
+        .expect("third start failure is red");
+        assert_eq!(f.service, "db");
+        assert!(
+            f.reason.starts_with("container failed to start 3 times"),
+            "{}",
+            f.reason
+        );
+        let f = failure(
+            &snap(vec![task(1, "failed", "task: non-zero exit (1)")]),
+            "st",
+            0,
+        )
+        .expect("a crash is red at once");
+        assert_eq!(f.reason, "task failed: task: non-zero exit (1)");
     }
 }
