@@ -60,6 +60,10 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
         )
         .assert_code(0);
     };
+    let deployed = |id: &str| {
+        new(id);
+        run(&bin(), &["deploy", "--wait", id], &env).assert_code(0);
+    };
 
     let mut killed = vec![];
     for i in 0..20 {
@@ -87,13 +91,11 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
                 kill_after(&state, &["deploy", "--wait", &id], delay);
             }
             2 => {
-                new(&id);
-                run(&bin(), &["deploy", "--wait", &id], &env).assert_code(0);
+                deployed(&id);
                 kill_after(&state, &["upgrade", &id, "--ref", "0.2.0+1.1"], delay);
             }
             _ => {
-                new(&id);
-                run(&bin(), &["deploy", "--wait", &id], &env).assert_code(0);
+                deployed(&id);
                 kill_after(
                     &state,
                     &["teardown", &id],
@@ -117,8 +119,7 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
     );
 
     // A live run: deployed, its lock held by "its runner" (this test).
-    new("live");
-    run(&bin(), &["deploy", "--wait", "live"], &env).assert_code(0);
+    deployed("live");
     let lock = std::fs::OpenOptions::new()
         .write(true)
         .open(scratch.join("state/runs/live/run.lock"))

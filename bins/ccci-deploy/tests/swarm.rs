@@ -61,6 +61,13 @@ impl World {
         app["stack"].as_str().unwrap().to_string()
     }
 
+    /// `deploy --wait --json` expecting `code`; returns the verdict's reason.
+    fn deploy_wait(&self, id: &str, code: i32) -> String {
+        let r = self.deploy(&["--json", "deploy", "--wait", id]);
+        r.assert_code(code);
+        r.json()["reason"].as_str().unwrap_or_default().to_string()
+    }
+
     /// Teardown must leave nothing; checked against Docker directly.
     fn teardown_clean(&self, id: &str) {
         self.deploy(&["teardown", id]).assert_code(0);
@@ -589,16 +596,8 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
             "5432",
         ],
     );
-    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
-    r.assert_code(0);
-    assert!(
-        r.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("TCP connect to tasks.db:5432"),
-        "{}",
-        r.stdout
-    );
+    let reason = w.deploy_wait(&id, 0);
+    assert!(reason.contains("TCP connect to tasks.db:5432"), "{reason}");
     w.teardown_clean(&id);
     // Nothing listens on 5433: never healthy.
     let id = w.new_app(
@@ -614,15 +613,10 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
             "8",
         ],
     );
-    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
-    r.assert_code(1);
+    let reason = w.deploy_wait(&id, 1);
     assert!(
-        r.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no TCP connect to tasks.db:5433"),
-        "{}",
-        r.stdout
+        reason.contains("no TCP connect to tasks.db:5433"),
+        "{reason}"
     );
     w.teardown_clean(&id);
 
@@ -640,16 +634,8 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
         format!("http://127.0.0.1:{port}/"),
     );
     let id = w.new_app("0.3.0+1.1", &["--env", &port_env, "--health-url", &url]);
-    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
-    r.assert_code(0);
-    assert!(
-        r.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("HTTP 200 from {url}")),
-        "{}",
-        r.stdout
-    );
+    let reason = w.deploy_wait(&id, 0);
+    assert!(reason.contains(&format!("HTTP 200 from {url}")), "{reason}");
     w.teardown_clean(&id);
 
     // The same route answering a code the recipe does not accept is a timeout.
@@ -664,13 +650,8 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
             "8",
         ],
     );
-    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
-    r.assert_code(1);
-    assert!(
-        r.json()["reason"].as_str().unwrap().contains("HTTP 404"),
-        "{}",
-        r.stdout
-    );
+    let reason = w.deploy_wait(&id, 1);
+    assert!(reason.contains("HTTP 404"), "{reason}");
     w.teardown_clean(&id);
 
     let tcp = format!("tcp://127.0.0.1:{port}");

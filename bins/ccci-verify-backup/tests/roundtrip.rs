@@ -91,6 +91,17 @@ impl World {
         .unwrap_or_default()
     }
 
+    /// Release the demo with one compose edit, deploy it, and run the round trip,
+    /// which must be red; returns the run id and the report.
+    fn red_roundtrip(&self, from: &str, to: &str) -> (String, serde_json::Value) {
+        self.repo.edit("compose.yml", from, to);
+        self.repo.release("0.3.0+1.1");
+        let id = self.deployed("0.3.0+1.1");
+        let r = self.verify(&["--json", "roundtrip", &id, "--marker-hook", &self.hook]);
+        r.assert_code(1);
+        (id, r.json())
+    }
+
     fn teardown(&self, id: &str) {
         run(&deploy_bin(), &["teardown", id], &self.env()).assert_code(0);
     }
@@ -167,12 +178,7 @@ fn hot_data_directory_without_dump_or_restore_hook_is_red_naming_the_service() {
     let w = World::new("bk-hot");
     // The mattermost/immich defect: the live data dir is backed up as files, and
     // nothing replays it into the running database.
-    w.repo.edit("compose.yml", DB_LABELS, "");
-    w.repo.release("0.3.0+1.1");
-    let id = w.deployed("0.3.0+1.1");
-    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
-    r.assert_code(1);
-    let v = r.json();
+    let (id, v) = w.red_roundtrip(DB_LABELS, "");
     assert_eq!(v["ok"], false);
     assert_eq!(
         v["lost"],
@@ -195,16 +201,10 @@ fn hot_data_directory_without_dump_or_restore_hook_is_red_naming_the_service() {
 #[test]
 fn failing_pre_hook_is_red_with_its_output_and_disturbs_nothing() {
     let w = World::new("bk-prehook");
-    w.repo.edit(
-        "compose.yml",
+    let (id, v) = w.red_roundtrip(
         r#"backupbot.backup.pre-hook: "/bin/sh /srv/db.sh dump""#,
         r#"backupbot.backup.pre-hook: "echo pg_dump exploded >&2; exit 5""#,
     );
-    w.repo.release("0.3.0+1.1");
-    let id = w.deployed("0.3.0+1.1");
-    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
-    r.assert_code(1);
-    let v = r.json();
     let reason = v["reason"].as_str().unwrap();
     assert!(reason.contains("service db: backup pre-hook"), "{reason}");
     assert!(
@@ -347,16 +347,10 @@ fn bad_input_gets_one_line_and_exit_2() {
 #[test]
 fn failure_during_restore_puts_the_removed_data_back() {
     let w = World::new("bk-restorefail");
-    w.repo.edit(
-        "compose.yml",
+    let (id, v) = w.red_roundtrip(
         r#"backupbot.restore.post-hook: "/bin/sh /srv/db.sh load""#,
         r#"backupbot.restore.post-hook: "echo replay refused >&2; exit 7""#,
     );
-    w.repo.release("0.3.0+1.1");
-    let id = w.deployed("0.3.0+1.1");
-    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
-    r.assert_code(1);
-    let v = r.json();
     let reason = v["reason"].as_str().unwrap();
     assert!(
         reason.contains("service db: restore post-hook") && reason.contains("replay refused"),

@@ -103,22 +103,6 @@ pub fn is_tag(repo: &Path, name: &str) -> bool {
     .is_ok_and(|s| !s.is_empty())
 }
 
-/// Tags pointing at `commit`.
-pub fn tags_at(repo: &Path, commit: &str) -> Result<Vec<String>> {
-    Ok(git(repo, &["tag", "--points-at", commit])?
-        .lines()
-        .map(String::from)
-        .collect())
-}
-
-/// All tags of the repository.
-pub fn tags(repo: &Path) -> Result<Vec<String>> {
-    Ok(git(repo, &["tag", "--list"])?
-        .lines()
-        .map(String::from)
-        .collect())
-}
-
 /// Clone `url` (a path or URL) into `dest` without checking anything out.
 pub fn clone(url: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("clone destination has no parent")?;
@@ -137,9 +121,4 @@ pub fn checkout(repo: &Path, commit: &str) -> Result<()> {
     )?;
     git(repo, &["clean", "-qfdx"])?;
     Ok(())
-}
-
-/// Does the path exist as a git work tree or bare repo?
-pub fn is_repo(path: &Path) -> bool {
-    path.exists() && git(path, &["rev-parse", "--git-dir"]).is_ok()
 }
