@@ -17,3 +17,4 @@ pub mod log;
 pub mod redact;
 pub mod rundir;
 pub mod state;
+pub mod version;
