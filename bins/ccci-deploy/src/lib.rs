@@ -56,6 +56,31 @@ enum Cmd {
     Reap(ReapArgs),
     /// Show the app and the state of its services
     Status(RunArg),
+    /// Run a command in the running container of one of the app's services
+    /// (exits with the command's status)
+    Exec(ExecArgs),
+    /// Probe the app once, as the health check does (the health settings, with
+    /// flags on top): 0 answered as expected, 1 not
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProbeArgs {
+    /// Run id or run directory
+    run: String,
+    #[command(flatten)]
+    health: HealthArgs,
+}
+
+#[derive(Args, Debug)]
+struct ExecArgs {
+    /// Run id or run directory
+    run: String,
+    /// Service name within the stack (`app`, `db`, `ccci-probe`, ...)
+    service: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -66,9 +91,14 @@ struct NewArgs {
     /// Recipe repository: a path or a git URL
     #[arg(long)]
     repo: String,
-    /// Git ref to create the app at (tag, branch or SHA)
+    /// Git ref under test (tag, branch or SHA); the app is created at it unless
+    /// --install-ref says otherwise
     #[arg(long = "ref")]
     r#ref: String,
+    /// Create the app at this ref instead (the previous release a run installs
+    /// before upgrading to --ref)
+    #[arg(long, value_name = "REF")]
+    install_ref: Option<String>,
     /// Pull request number, if the run tests one
     #[arg(long)]
     pr: Option<u64>,
@@ -177,6 +207,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Teardown(a) => cmd_teardown(&ctx, a),
         Cmd::Reap(a) => cmd_reap(&ctx, a),
         Cmd::Status(a) => cmd_status(&ctx, a),
+        Cmd::Exec(a) => cmd_exec(&ctx, a),
+        Cmd::Probe(a) => cmd_probe(&ctx, a),
     }
 }
 
@@ -263,7 +295,11 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
 
     git::clone(&a.repo, &run.recipe_dir())?;
     let resolved = recipe::resolve(&run, &a.r#ref)?;
-    let sample = recipe::checkout(&run, &resolved)?;
+    let install = match &a.install_ref {
+        Some(r) => recipe::resolve(&run, r)?,
+        None => resolved.clone(),
+    };
+    let sample = recipe::checkout(&run, &install)?;
 
     let domain = app::domain_for(&a.recipe, a.pr, &a.r#ref, &run_id, &ctx.cfg.base_domain);
     let stack = app::stack_for(&domain);
@@ -315,7 +351,7 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     let created = secrets::ensure(&ctx.docker, &app, &run, &config, &env)?;
     run.ledger(
         "new",
-        json!({"domain": domain, "stack": stack, "sha": resolved.sha, "secrets": created}),
+        json!({"domain": domain, "stack": stack, "sha": resolved.sha, "install_ref": install.r#ref, "secrets": created}),
     )?;
     if ctx.json {
         print_json(
@@ -758,6 +794,51 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+fn cmd_exec(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let app = App::load(&run)?;
+    let container = ctx
+        .docker
+        .running_container(&app.stack, &a.service)
+        .map_err(|e| {
+            if exit::code_of(&e) == exit::NO {
+                exit::usage(format!(
+                    "run {}: service {} has no running container",
+                    run.id, a.service
+                ))
+            } else {
+                e
+            }
+        })?;
+    let status = ctx
+        .docker
+        .command()
+        .args(["exec", "-i", &container])
+        .args(&a.command)
+        .status()
+        .map_err(|e| exit::tempfail(format!("cannot run docker exec: {e}")))?;
+    Ok(status.code().unwrap_or(exit::NO))
+}
+
+fn cmd_probe(ctx: &Ctx, a: ProbeArgs) -> Result<i32> {
+    let run = open_run(ctx, &a.run)?;
+    let app = App::load(&run)?;
+    let mut h = app.health.clone();
+    apply_health(&mut h, &a.health);
+    let snap = converge::snapshot(&ctx.docker, &app.stack)?;
+    let outcome = health::Probe { health: h }.check(&ctx.docker, &app, &snap)?;
+    let (ok, what) = match outcome {
+        Ok(w) => (true, w),
+        Err(w) => (false, w),
+    };
+    if ctx.json {
+        print_json(&json!({"ok": ok, "reason": what}));
+    } else {
+        println!("{}: {what}", if ok { "ok" } else { "red" });
+    }
+    Ok(if ok { exit::OK } else { exit::NO })
 }
 
 fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {

@@ -10,6 +10,7 @@ use ccci_core::{compose, exit, git, ids};
 use serde_json::Value;
 
 /// A ref resolved in the run's recipe checkout.
+#[derive(Debug, Clone)]
 pub struct Resolved {
     pub r#ref: String,
     pub sha: String,

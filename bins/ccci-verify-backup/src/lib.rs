@@ -73,9 +73,14 @@ struct RepoArgs {
     /// Password file of --repo
     #[arg(long, value_name = "FILE", requires = "repo")]
     password_file: Option<PathBuf>,
-    /// A recipe's marker hook for one service, SERVICE=PATH (repeatable); called
-    /// with `seed`, `remove` or `check`
-    #[arg(long = "marker-hook", value_name = "SERVICE=PATH")]
+    /// A recipe's marker hook for one service, SERVICE=PATH (repeatable, or
+    /// comma-separated in $CCCI_MARKER_HOOKS); called with `seed`, `remove` or `check`
+    #[arg(
+        long = "marker-hook",
+        value_name = "SERVICE=PATH",
+        env = "CCCI_MARKER_HOOKS",
+        value_delimiter = ','
+    )]
     marker_hooks: Vec<String>,
 }
 
@@ -99,6 +104,10 @@ struct RoundtripArgs {
     run: String,
     #[command(flatten)]
     repo: RepoArgs,
+    /// Start from the snapshot an earlier `backup` took (disturb, restore,
+    /// check), instead of seeding and backing up first
+    #[arg(long, conflicts_with_all = ["repo", "password_file"])]
+    existing: bool,
     /// Health timeout after the restore, seconds
     #[arg(long)]
     timeout: Option<u64>,
@@ -449,23 +458,17 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
     Ok(markers)
 }
 
-/// The running container of a service.
-fn container(ctx: &Ctx, stack: &str, service: &str) -> Result<String> {
-    let filter = format!("label=com.docker.swarm.service.name={stack}_{service}");
-    ctx.docker
-        .lines(&["ps", "-q", "--filter", &filter])?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            exit::no(format!(
-                "service {service} has no running container to run its hook in"
-            ))
-        })
-}
-
 /// Run a backup-bot hook inside the service's container, as backup-bot does.
 fn exec_hook(ctx: &Ctx, stack: &str, service: &str, what: &str, hook: &str) -> Result<()> {
-    let c = container(ctx, stack, service)?;
+    let c = ctx.docker.running_container(stack, service).map_err(|e| {
+        if exit::code_of(&e) == exit::NO {
+            exit::no(format!(
+                "service {service} has no running container to run its {what} in"
+            ))
+        } else {
+            e
+        }
+    })?;
     let out = ctx
         .docker
         .command()
@@ -859,10 +862,21 @@ fn cmd_check(ctx: &Ctx, run_arg: &str) -> Result<i32> {
 fn roundtrip(ctx: &Ctx, a: &RoundtripArgs) -> Result<i32> {
     let run = RunDir::open(&ctx.cfg.state_dir, &a.run)?;
     let _lock = run.lock()?;
-    seed(ctx, &run, &a.repo)?;
+    if !a.existing {
+        seed(ctx, &run, &a.repo)?;
+    }
     let mut st = load_state(&run)?;
+    if a.existing && st.snapshot.is_none() {
+        return Err(exit::usage(format!(
+            "run {}: no snapshot to restore from; run `ccci-verify-backup backup` first",
+            run.id
+        )));
+    }
+    let existing = a.existing;
     let result = (|| -> Result<()> {
-        backup(ctx, &run, &mut st)?;
+        if !existing {
+            backup(ctx, &run, &mut st)?;
+        }
         disturb(&run, &mut st)?;
         restore(ctx, &run, &mut st, a.timeout)
     })();

@@ -23,6 +23,8 @@ pub struct Config {
     pub probe_image: String,
     /// How many runs may hold a deploy slot at once on this host.
     pub max_parallel_runs: u32,
+    /// Per-recipe settings and test suites (`recipes/` of the source tree).
+    pub recipes_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             docker_context: String::new(),
             probe_image: "127.0.0.1:5000/ccci/busybox:1.0".into(),
             max_parallel_runs: 1,
+            recipes_dir: PathBuf::from("/usr/share/ccci/recipes"),
         }
     }
 }
@@ -71,6 +74,9 @@ impl Config {
         }
         if let Ok(v) = std::env::var("CCCI_PROBE_IMAGE") {
             cfg.probe_image = v;
+        }
+        if let Some(v) = std::env::var_os("CCCI_RECIPES_DIR") {
+            cfg.recipes_dir = PathBuf::from(v);
         }
         if let Ok(v) = std::env::var("CCCI_MAX_PARALLEL_RUNS") {
             cfg.max_parallel_runs = v.parse().map_err(|_| {

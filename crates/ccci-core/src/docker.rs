@@ -178,6 +178,15 @@ impl Docker {
         }
     }
 
+    /// The running container of one service of a stack (the first, if scaled).
+    pub fn running_container(&self, stack: &str, service: &str) -> Result<String> {
+        let filter = format!("label=com.docker.swarm.service.name={stack}_{service}");
+        self.lines(&["ps", "-q", "--filter", &filter])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| exit::no(format!("service {service} has no running container")))
+    }
+
     /// Check the engine answers and is a swarm manager.
     pub fn check_swarm_manager(&self) -> Result<()> {
         let info = self

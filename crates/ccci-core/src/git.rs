@@ -122,3 +122,79 @@ pub fn checkout(repo: &Path, commit: &str) -> Result<()> {
     git(repo, &["clean", "-qfdx"])?;
     Ok(())
 }
+/// Did git fail because the remote could not be reached (worth retrying)?
+fn network_trouble(msg: &str) -> bool {
+    [
+        "Could not resolve host",
+        "Connection refused",
+        "Connection timed out",
+        "unable to access",
+        "Operation timed out",
+        "The requested URL returned error: 5",
+        "early EOF",
+    ]
+    .iter()
+    .any(|w| msg.contains(w))
+}
+
+/// Bare-clone `url` into `dest` (objects and refs only, nothing checked out).
+/// An unreachable remote is exit 75; a missing repository is bad input.
+pub fn clone_bare(url: &str, dest: &Path) -> Result<()> {
+    let parent = dest.parent().context("clone destination has no parent")?;
+    let dest_s = dest.to_string_lossy();
+    git(parent, &["clone", "--quiet", "--bare", url, &dest_s]).map_err(|e| {
+        let code = if network_trouble(&format!("{e:#}")) {
+            exit::TEMPFAIL
+        } else {
+            exit::USAGE
+        };
+        exit::wrap(
+            e.context(format!("cannot clone recipe repository {url}")),
+            code,
+        )
+    })?;
+    Ok(())
+}
+
+/// Write the files under `path` (all files, when empty) at `commit` into `dest`
+/// (as `dest/<path>/...`), keeping their modes, without touching the
+/// repository's work tree or index.
+pub fn extract(repo: &Path, commit: &str, path: &str, dest: &Path) -> Result<()> {
+    let mut args = vec!["archive", "--format=tar", commit];
+    if !path.is_empty() {
+        args.extend(["--", path]);
+    }
+    let mut archive = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run git archive")?;
+    let stdout = archive.stdout.take().context("git archive has no stdout")?;
+    let out = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest)
+        .stdin(stdout)
+        .output()
+        .context("cannot run tar")?;
+    let archived = archive
+        .wait_with_output()
+        .context("cannot run git archive")?;
+    if !archived.status.success() {
+        anyhow::bail!(
+            "cannot archive {path} at {commit}: {}",
+            String::from_utf8_lossy(&archived.stderr).trim()
+        );
+    }
+    if !out.status.success() {
+        anyhow::bail!(
+            "cannot extract {path} at {commit}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}

@@ -22,9 +22,14 @@ use std::path::{Path, PathBuf};
 
 pub const SCHEMA: u32 = 1;
 
-/// Set by a process that holds a run's lock for its children (the runner calling
-/// `ccci-deploy`), so they do not wait on their own parent.
+/// Set by a process that holds runs' locks for its children (the runner calling
+/// `ccci-deploy`), so they do not wait on their own parent: run ids, comma-separated.
 pub const LOCK_HELD_ENV: &str = "CCCI_RUN_LOCK_HELD";
+
+/// Does our parent hold this run's lock for us?
+fn lock_held_for_us(id: &str) -> bool {
+    std::env::var(LOCK_HELD_ENV).is_ok_and(|v| v.split(',').any(|x| x == id))
+}
 
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -76,6 +81,11 @@ impl RunDir {
             .with_context(|| format!("cannot create {}", root.display()))
             .map_err(|e| exit::wrap(e, exit::USAGE))?;
         let path = root.join(id);
+        // The runner creates the run (to hold its lock and write the plan) before
+        // `ccci-deploy new` fills it; a child adopts the directory its parent holds.
+        if path.is_dir() && lock_held_for_us(id) {
+            return Self::open(state_dir, id);
+        }
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
@@ -166,7 +176,7 @@ impl RunDir {
 
     /// Take the run lock unless our parent holds it for us.
     pub fn lock(&self) -> Result<Option<crate::state::Lock>> {
-        if std::env::var(LOCK_HELD_ENV).is_ok_and(|v| v == self.id) {
+        if lock_held_for_us(&self.id) {
             return Ok(None);
         }
         crate::state::Lock::acquire(

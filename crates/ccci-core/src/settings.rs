@@ -1,0 +1,300 @@
+//! Per-recipe settings: one data file per recipe, `recipes/<recipe>/recipe.json`.
+//!
+//! ```json
+//! {
+//!   "schema": 1,
+//!   "enrolled": true,
+//!   "approved": false,
+//!   "repo": "https://git.example.org/recipes/demo.git",
+//!   "health": {"kind": "http", "service": "app", "path": "/", "codes": [200]},
+//!   "timeouts": {"deploy": 300, "test": 300},
+//!   "env": {"LOG_LEVEL": "debug"},
+//!   "marker_hooks": {"db": "hooks/backup-marker"},
+//!   "dependencies": [{"recipe": "keycloak", "repo": "...", "ref": "...", "tests": ["custom/sso-login"]}]
+//! }
+//! ```
+//!
+//! Every key but `schema` is optional. Unknown keys are refused (exit 2 naming the
+//! file): a misspelt `"aproved"` must not silently mean "not approved".
+
+use crate::exit::{self, WithCode};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const SCHEMA: u32 = 1;
+pub const FILE: &str = "recipe.json";
+
+/// The directory of generic tests shared by every recipe.
+pub const GENERIC: &str = "_generic";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub schema: u32,
+    /// Swept weekly and eligible to become canonical.
+    #[serde(default)]
+    pub enrolled: bool,
+    /// Tests carried by the recipe's own pull requests may run (default deny).
+    #[serde(default)]
+    pub approved: bool,
+    /// Where the sweep fetches the recipe from (its mirror).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Extra app env, set on top of `.env.sample`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Data-marker hooks by service, relative to the recipe's test directory
+    /// (see `ccci-verify-backup --marker-hook`).
+    #[serde(default)]
+    pub marker_hooks: BTreeMap<String, String>,
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default = "default_service")]
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default = "default_path")]
+    pub path: String,
+    #[serde(default = "default_codes")]
+    pub codes: Vec<u16>,
+    /// Probe through the public route instead of the app network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+fn default_kind() -> String {
+    "http".into()
+}
+fn default_service() -> String {
+    "app".into()
+}
+fn default_path() -> String {
+    "/".into()
+}
+fn default_codes() -> Vec<u16> {
+    vec![200]
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            kind: default_kind(),
+            service: default_service(),
+            port: None,
+            path: default_path(),
+            codes: default_codes(),
+            url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Convergence of one deploy, seconds (default: the recipe's timeout label, else 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<u64>,
+    /// One test or hook, seconds.
+    #[serde(default = "default_test_timeout")]
+    pub test: u64,
+}
+
+fn default_test_timeout() -> u64 {
+    300
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            deploy: None,
+            test: default_test_timeout(),
+        }
+    }
+}
+
+/// Another recipe the app needs (an SSO provider, say), deployed as its own app
+/// in the same run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    pub recipe: String,
+    pub repo: String,
+    #[serde(rename = "ref")]
+    pub r#ref: String,
+    /// Test ids (`<tier>/<name>`) that exercise this dependency. If every one of
+    /// them skips, the run is not green: the integration was never verified.
+    #[serde(default)]
+    pub tests: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+pub const HEALTH_KINDS: [&str; 3] = ["http", "tcp", "none"];
+
+impl Settings {
+    /// Settings of a recipe with no file: not enrolled, not approved, defaults.
+    pub fn unlisted() -> Settings {
+        Settings {
+            schema: SCHEMA,
+            enrolled: false,
+            approved: false,
+            repo: None,
+            health: HealthSettings::default(),
+            timeouts: Timeouts::default(),
+            env: BTreeMap::new(),
+            marker_hooks: BTreeMap::new(),
+            dependencies: vec![],
+        }
+    }
+
+    /// Load `<recipes_dir>/<recipe>/recipe.json`; absent means [`Settings::unlisted`].
+    pub fn load(recipes_dir: &Path, recipe: &str) -> Result<Settings> {
+        let p = recipes_dir.join(recipe).join(FILE);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::unlisted()),
+            Err(e) => {
+                return Err(exit::wrap(
+                    anyhow::Error::new(e).context(format!("cannot read {}", p.display())),
+                    exit::USAGE,
+                ));
+            }
+        };
+        let s: Settings = serde_json::from_str(&text)
+            .with_context(|| format!("{} is invalid", p.display()))
+            .code(exit::USAGE)?;
+        s.validate()
+            .with_context(|| format!("{} is invalid", p.display()))
+            .code(exit::USAGE)?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.schema != SCHEMA {
+            anyhow::bail!("schema {} is not {SCHEMA}", self.schema);
+        }
+        if !HEALTH_KINDS.contains(&self.health.kind.as_str()) {
+            anyhow::bail!(
+                "health.kind {:?} is not http, tcp or none",
+                self.health.kind
+            );
+        }
+        if self.timeouts.test == 0 || self.timeouts.deploy == Some(0) {
+            anyhow::bail!("timeouts must be at least 1 second");
+        }
+        for k in self.env.keys() {
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                anyhow::bail!("env key {k:?} is not a variable name");
+            }
+        }
+        for d in &self.dependencies {
+            if !valid_recipe_name(&d.recipe) {
+                anyhow::bail!("dependency recipe {:?} is not a recipe name", d.recipe);
+            }
+            for t in &d.tests {
+                if t.split('/').count() != 2 {
+                    anyhow::bail!("dependency test {t:?} is not <tier>/<name>");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Recipe names are safe as a path component and a stack-name prefix.
+pub fn valid_recipe_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && !n.starts_with(['-', '_'])
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Every recipe directory with its settings, by name (`_generic` and other
+/// `_`-prefixed directories are not recipes).
+pub fn all(recipes_dir: &Path) -> Result<Vec<(String, Settings)>> {
+    let entries = std::fs::read_dir(recipes_dir)
+        .with_context(|| format!("cannot read recipes dir {}", recipes_dir.display()))
+        .code(exit::USAGE)?;
+    let mut out = vec![];
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.file_type()?.is_dir() || !valid_recipe_name(&name) {
+            continue;
+        }
+        let s = Settings::load(recipes_dir, &name)?;
+        out.push((name, s));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The recipes directory: `--recipes-dir`, else the config's `recipes_dir`
+/// (which `$CCCI_RECIPES_DIR` overrides).
+pub fn recipes_dir(flag: Option<&Path>, cfg: &crate::config::Config) -> Result<PathBuf> {
+    let d = flag
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.recipes_dir.clone());
+    if !d.join(GENERIC).is_dir() {
+        return Err(exit::usage(format!(
+            "recipes dir {} has no {GENERIC}/ (set --recipes-dir or $CCCI_RECIPES_DIR)",
+            d.display()
+        )));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ccci-settings-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("r")).unwrap();
+        d
+    }
+
+    #[test]
+    fn absent_file_is_unlisted_and_defaults_fill_in() {
+        let d = dir("absent");
+        assert_eq!(Settings::load(&d, "r").unwrap(), Settings::unlisted());
+        std::fs::write(d.join("r/recipe.json"), r#"{"schema":1,"enrolled":true}"#).unwrap();
+        let s = Settings::load(&d, "r").unwrap();
+        assert!(s.enrolled && !s.approved);
+        assert_eq!(s.health.codes, vec![200]);
+        assert_eq!(s.timeouts.test, 300);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_usage_errors_naming_the_file() {
+        let d = dir("bad");
+        for bad in [
+            r#"{"schema":1,"aproved":true}"#,
+            r#"{"schema":2}"#,
+            r#"{"schema":1,"health":{"kind":"udp"}}"#,
+            r#"{"schema":1,"timeouts":{"test":0}}"#,
+            r#"{"schema":1,"dependencies":[{"recipe":"k","repo":"r","ref":"x","tests":["nope"]}]}"#,
+            "not json",
+        ] {
+            std::fs::write(d.join("r/recipe.json"), bad).unwrap();
+            let e = Settings::load(&d, "r").unwrap_err();
+            assert_eq!(exit::code_of(&e), exit::USAGE, "{bad}");
+            assert!(format!("{e:#}").contains("recipe.json"), "{bad}: {e:#}");
+        }
+    }
+}
