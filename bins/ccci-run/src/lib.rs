@@ -1,0 +1,924 @@
+//! `ccci-run`: one recipe at one ref through every tier, with `results.json`.
+//!
+//! The runner holds the run's lock for the whole run and drives the other tools
+//! as child processes (`ccci-discover`, `ccci-deploy`; the generic tests call
+//! `ccci-verify-backup` and `ccci-lint`), so every step it takes is a command
+//! an operator can rerun by hand; each one's output is in the run's `logs/`.
+
+pub mod child;
+pub mod output;
+pub mod signals;
+pub mod slot;
+pub mod tier;
+
+use anyhow::Result;
+use ccci_core::plan::{Plan, TIERS, TierPlan};
+use ccci_core::results::{self, AppRef, Results, Status, Teardown, TestResult, Tier};
+use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
+use ccci_core::settings::{self, Dependency};
+use ccci_core::{exit, ids, log, state};
+use clap::Parser;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ccci-run",
+    version,
+    about = "Run one recipe at one ref through every tier and write results.json",
+    long_about = "Run one recipe at one ref through every tier and write results.json.\n\n\
+Plans the tests (ccci-discover), installs the previous release, upgrades to the ref, backs up and \
+restores, runs the recipe's functional tests and lint, and always tears down. Prints a tier table \
+(or results.json with --json). Exit codes: 0 green, 1 red, 2 bad input, 75 infrastructure trouble \
+or interrupted (SIGTERM/SIGINT: the run stops, tears down, and says so)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: ccci_core::cli::Global,
+    /// Recipes directory (default: config `recipes_dir` or $CCCI_RECIPES_DIR)
+    #[arg(long, value_name = "DIR")]
+    recipes_dir: Option<PathBuf>,
+    #[arg(long)]
+    recipe: String,
+    /// Recipe repository: a local path or a git URL
+    #[arg(long)]
+    repo: String,
+    /// The ref under test (release tag, branch, SHA)
+    #[arg(long = "ref")]
+    r#ref: String,
+    /// Pull request number, when the run tests one
+    #[arg(long)]
+    pr: Option<u64>,
+    /// What started the run
+    #[arg(long, default_value = "manual", value_parser = ["manual", "testme", "sweep"])]
+    trigger: String,
+    /// Run id (default: a new unique id)
+    #[arg(long)]
+    run_id: Option<String>,
+}
+
+/// Why a run stopped early: every tier after it is `skip` with this reason.
+#[derive(Debug, Clone)]
+enum Abort {
+    Interrupted,
+    /// Docker or the network: worth retrying (exit 75).
+    Trouble(String),
+    /// A ccci tool broke (exit 70).
+    Bug(String),
+}
+
+impl Abort {
+    fn reason(&self) -> String {
+        match self {
+            Abort::Interrupted => "interrupted (SIGTERM/SIGINT)".into(),
+            Abort::Trouble(r) => format!("infrastructure trouble: {r}"),
+            Abort::Bug(r) => format!("ccci failed: {r}"),
+        }
+    }
+}
+
+struct Runner<'a> {
+    state_dir: PathBuf,
+    run: RunDir,
+    /// Locks of the dependency runs, held for the whole run.
+    dep_locks: Vec<state::Lock>,
+    plan: Plan,
+    recipes: PathBuf,
+    bin_dir: PathBuf,
+    /// Environment of every child: the run's context.
+    vars: BTreeMap<String, String>,
+    stop: Arc<AtomicBool>,
+    cli: &'a Cli,
+    tiers: Vec<Tier>,
+    apps: Vec<AppRef>,
+    deps: Vec<RunDir>,
+    app_created: bool,
+    /// Install or upgrade converged at some point: there is an app to test.
+    converged: bool,
+    abort: Option<Abort>,
+    /// Wall time spent in children (tools that drive Docker, hooks, tests).
+    child_time: Duration,
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let ctx = cli.global.ctx()?;
+    if !settings::valid_recipe_name(&cli.recipe) {
+        return Err(exit::usage(format!(
+            "recipe name {:?} must be lowercase letters, digits, - or _",
+            cli.recipe
+        )));
+    }
+    let recipes = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
+    let recipes = std::fs::canonicalize(&recipes).unwrap_or(recipes);
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    ctx.docker.check_swarm_manager()?;
+    let stop = signals::install()?;
+    let run_id = match &cli.run_id {
+        Some(id) => id.clone(),
+        None => ids::new_run_id()?,
+    };
+    if !ccci_core::rundir::valid_id(&run_id) {
+        return Err(exit::usage(format!("invalid run id {run_id:?}")));
+    }
+    let _slot = slot::acquire(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?;
+    let run = RunDir::create(&state_dir, &run_id)?;
+    let _lock = run.lock()?;
+    let started = Instant::now();
+    let started_at = ids::now_rfc3339();
+    run.ledger(
+        "run-start",
+        json!({"recipe": cli.recipe, "repo": cli.repo, "ref": cli.r#ref, "pr": cli.pr, "trigger": cli.trigger}),
+    )?;
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut vars = BTreeMap::new();
+    vars.insert("CCCI_STATE_DIR".into(), state_dir.display().to_string());
+    vars.insert("CCCI_RECIPES_DIR".into(), recipes.display().to_string());
+    vars.insert(LOCK_HELD_ENV.into(), run_id.clone());
+    let path = std::env::var("PATH").unwrap_or_default();
+    vars.insert("PATH".into(), format!("{}:{path}", bin_dir.display()));
+
+    // The plan: a bad ref or settings file is bad input, said in one line.
+    let mut cmd = Command::new(bin_dir.join("ccci-discover"));
+    cmd.envs(&vars).args([
+        "plan",
+        "--recipe",
+        &cli.recipe,
+        "--repo",
+        &cli.repo,
+        "--ref",
+        &cli.r#ref,
+        "--out",
+    ]);
+    cmd.arg(&run.path);
+    let o = child::run(cmd, &run.file("logs/plan.log"), None, &stop)?;
+    if !o.ok() {
+        run.ledger(
+            "run-end",
+            json!({"verdict": "error", "reason": o.last_line}),
+        )?;
+        let code = match o.code {
+            Some(c @ (exit::USAGE | exit::TEMPFAIL)) => c,
+            _ if o.interrupted => exit::TEMPFAIL,
+            _ => exit::BUG,
+        };
+        let why = o
+            .last_line
+            .strip_prefix("ccci-discover: ")
+            .unwrap_or(&o.last_line)
+            .to_string();
+        return Err(exit::coded(code, format!("cannot plan the run: {why}")));
+    }
+    let plan: Plan = state::read_json(&run.file("plan.json"))?;
+    for w in &plan.warnings {
+        log::warn(w);
+    }
+    let mut r = Runner {
+        state_dir: state_dir.clone(),
+        dep_locks: vec![],
+        run,
+        plan,
+        recipes,
+        bin_dir,
+        vars,
+        stop,
+        cli: &cli,
+        tiers: vec![],
+        apps: vec![],
+        deps: vec![],
+        app_created: false,
+        converged: false,
+        abort: None,
+        child_time: Duration::ZERO,
+    };
+    r.execute();
+    let teardown = r.teardown();
+    r.finish(&ctx, started, &started_at, teardown)
+}
+
+impl Runner<'_> {
+    fn tool(&mut self, name: &str, args: &[String], log_rel: &str) -> Result<child::Outcome> {
+        let mut cmd = Command::new(self.bin_dir.join(name));
+        cmd.envs(&self.vars).args(args);
+        let o = child::run(cmd, &self.run.file(log_rel), None, &self.stop)?;
+        self.child_time += o.duration;
+        Ok(o)
+    }
+
+    /// Map a tool's non-verdict exit to an abort: 75 is trouble, others a bug.
+    fn check_tool(&mut self, name: &str, o: &child::Outcome) -> bool {
+        if o.interrupted {
+            self.abort = Some(Abort::Interrupted);
+            return false;
+        }
+        match o.code {
+            Some(0) | Some(1) | Some(2) => true,
+            Some(exit::TEMPFAIL) => {
+                self.abort = Some(Abort::Trouble(o.last_line.clone()));
+                false
+            }
+            code => {
+                self.abort = Some(Abort::Bug(format!(
+                    "{name} exited {}: {}",
+                    code.map(|c| c.to_string())
+                        .unwrap_or_else(|| "on a signal".into()),
+                    o.last_line
+                )));
+                false
+            }
+        }
+    }
+
+    fn env(&self) -> tier::Env<'_> {
+        tier::Env {
+            run_dir: &self.run.path,
+            vars: &self.vars,
+            stop: &self.stop,
+        }
+    }
+
+    fn tier_plan(&self, name: &str) -> TierPlan {
+        self.plan.tier(name).cloned().unwrap_or(TierPlan {
+            name: name.into(),
+            hooks: vec![],
+            tests: vec![],
+        })
+    }
+
+    /// Hooks and tests of a tier; a failed hook fails the tier.
+    fn steps(&mut self, name: &str) -> Result<(Option<TestResult>, Vec<TestResult>)> {
+        let tp = self.tier_plan(name);
+        let (hooks, tests) = tier::run(&self.env(), &tp)?;
+        let spent: f64 = hooks.iter().chain(&tests).map(|t| t.duration_s).sum();
+        self.child_time += Duration::from_secs_f64(spent);
+        if hooks
+            .iter()
+            .chain(&tests)
+            .any(|t| t.outcome == "interrupted")
+        {
+            self.abort = Some(Abort::Interrupted);
+        }
+        Ok((hooks.into_iter().find(|h| h.outcome != "pass"), tests))
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        status: Status,
+        summary: String,
+        t0: Instant,
+        tests: Vec<TestResult>,
+    ) {
+        log::info(&format!("{name}: {} - {summary}", status.as_str()));
+        self.tiers.push(Tier {
+            name: name.into(),
+            status,
+            summary,
+            duration_s: t0.elapsed().as_secs_f64(),
+            log: format!("logs/{name}.log"),
+            tests,
+        });
+    }
+
+    /// Fold hooks and tests into a status, given that the tier's own work (a
+    /// deploy, an upgrade) passed.
+    fn fold(hook: Option<TestResult>, tests: &[TestResult], none: Status) -> (Status, String) {
+        if let Some(h) = hook {
+            return (
+                Status::Fail,
+                format!("hook {} {}: {}", h.id, h.outcome, h.summary),
+            );
+        }
+        let st = tier::status_of(tests);
+        let st = if st == Status::Na { none } else { st };
+        (st, tier::summarize(tests))
+    }
+
+    fn execute(&mut self) {
+        if let Err(e) = self.tiers_in_order() {
+            self.abort = Some(Abort::Bug(ccci_core::cli::one_line(&e)));
+        }
+        // Whatever did not run is reported, never left out.
+        let reason = self
+            .abort
+            .as_ref()
+            .map(Abort::reason)
+            .unwrap_or_else(|| "not run".into());
+        for name in TIERS {
+            if !self.tiers.iter().any(|t| t.name == name) {
+                self.push(
+                    name,
+                    Status::Skip,
+                    format!("not run: {reason}"),
+                    Instant::now(),
+                    vec![],
+                );
+            }
+        }
+        self.dependency_rule();
+    }
+
+    fn interrupted(&mut self) -> bool {
+        if self.stop.load(Ordering::SeqCst) && self.abort.is_none() {
+            self.abort = Some(Abort::Interrupted);
+        }
+        self.abort.is_some()
+    }
+
+    fn tiers_in_order(&mut self) -> Result<()> {
+        self.install()?;
+        if self.interrupted() {
+            return Ok(());
+        }
+        self.upgrade()?;
+        for name in ["backup", "restore", "custom"] {
+            if self.interrupted() {
+                return Ok(());
+            }
+            let t0 = Instant::now();
+            if !self.converged {
+                let why = if self.app_created {
+                    "no healthy app: neither install nor upgrade converged"
+                } else {
+                    "no app: it could not be created"
+                };
+                self.push(name, Status::Skip, why.into(), t0, vec![]);
+                continue;
+            }
+            let (hook, tests) = self.steps(name)?;
+            let (st, summary) = Self::fold(hook, &tests, Status::Na);
+            self.push(name, st, summary, t0, tests);
+        }
+        if self.interrupted() {
+            return Ok(());
+        }
+        // Lint reads the recipe, not the app: it runs whatever happened above.
+        let t0 = Instant::now();
+        let (hook, tests) = self.steps("lint")?;
+        let (st, summary) = Self::fold(hook, &tests, Status::Na);
+        self.push("lint", st, summary, t0, tests);
+        Ok(())
+    }
+
+    fn new_args(&self, run_id: &str, recipe: &str, repo: &str, r#ref: &str) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "new", "--run-id", run_id, "--recipe", recipe, "--repo", repo, "--ref", r#ref,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(["--trigger".into(), self.cli.trigger.clone()]);
+        a
+    }
+
+    fn install(&mut self) -> Result<()> {
+        let t0 = Instant::now();
+        let p = self.plan.clone();
+        let s = &p.settings;
+        let install_ref = p.previous.clone().unwrap_or_else(|| p.r#ref.clone());
+        let mut args = self.new_args(&self.run.id.clone(), &p.recipe, &p.source_repo, &p.r#ref);
+        if let Some(prev) = &p.previous {
+            args.extend(["--install-ref".into(), prev.clone()]);
+        }
+        if let Some(pr) = self.cli.pr {
+            args.extend(["--pr".into(), pr.to_string()]);
+        }
+        for (k, v) in &s.env {
+            args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        let h = &s.health;
+        args.extend([
+            "--health-kind".into(),
+            h.kind.clone(),
+            "--health-service".into(),
+            h.service.clone(),
+            "--health-path".into(),
+            h.path.clone(),
+            "--health-codes".into(),
+            h.codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+        if let Some(port) = h.port {
+            args.extend(["--health-port".into(), port.to_string()]);
+        }
+        if let Some(u) = &h.url {
+            args.extend(["--health-url".into(), u.clone()]);
+        }
+        if let Some(t) = s.timeouts.deploy {
+            args.extend(["--timeout".into(), t.to_string()]);
+        }
+        let o = self.tool("ccci-deploy", &args, "logs/install.log")?;
+        if !self.check_tool("ccci-deploy", &o) {
+            return Ok(());
+        }
+        if !o.ok() {
+            // The recipe itself is broken (no compose file, a malformed env
+            // sample, a compose Docker rejects): a red install, not bad input.
+            let why = o
+                .last_line
+                .strip_prefix("ccci-deploy: ")
+                .unwrap_or(&o.last_line);
+            self.push(
+                "install",
+                Status::Fail,
+                format!("cannot create the app: {why}"),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.app_created = true;
+        self.context_vars()?;
+        self.dependencies()?;
+        if self.abort.is_some() {
+            return Ok(());
+        }
+        let id = self.run.id.clone();
+        let o = self.tool(
+            "ccci-deploy",
+            &[
+                "deploy".into(),
+                id,
+                "--ref".into(),
+                install_ref.clone(),
+                "--wait".into(),
+            ],
+            "logs/install.log",
+        )?;
+        if !self.check_tool("ccci-deploy", &o) {
+            return Ok(());
+        }
+        let verdict = o.verdict();
+        if !o.ok() {
+            self.push(
+                "install",
+                Status::Fail,
+                format!("{install_ref}: {verdict}"),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.converged = true;
+        let (hook, tests) = self.steps("install")?;
+        let (st, summary) = Self::fold(hook, &tests, Status::Pass);
+        self.push(
+            "install",
+            st,
+            format!("{install_ref}: {verdict}; {summary}"),
+            t0,
+            tests,
+        );
+        Ok(())
+    }
+
+    fn upgrade(&mut self) -> Result<()> {
+        let t0 = Instant::now();
+        let p = self.plan.clone();
+        let Some(prev) = &p.previous else {
+            self.push(
+                "upgrade",
+                Status::Na,
+                format!(
+                    "nothing older than {} was released: installed it directly",
+                    p.r#ref
+                ),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        };
+        if !self.app_created {
+            self.push(
+                "upgrade",
+                Status::Skip,
+                "no app: it could not be created".into(),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        // Seed the marker only into an app that came up; an upgrade over a
+        // failed install still runs, to say whether the new ref works.
+        let installed = self.converged;
+        let mut hook = None;
+        if installed {
+            let tp = self.tier_plan("upgrade");
+            for h in &tp.hooks {
+                let r = tier::step(&self.env(), "upgrade", h)?;
+                self.child_time += Duration::from_secs_f64(r.duration_s);
+                if r.outcome != "pass" {
+                    if r.outcome == "interrupted" {
+                        self.abort = Some(Abort::Interrupted);
+                    }
+                    hook = Some(r);
+                    break;
+                }
+            }
+        }
+        if let Some(h) = hook {
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!("hook {} {}: {}", h.id, h.outcome, h.summary),
+                t0,
+                vec![h],
+            );
+            return Ok(());
+        }
+        let id = self.run.id.clone();
+        let o = self.tool(
+            "ccci-deploy",
+            &["upgrade".into(), id, "--ref".into(), p.r#ref.clone()],
+            "logs/upgrade.log",
+        )?;
+        if !self.check_tool("ccci-deploy", &o) {
+            return Ok(());
+        }
+        let verdict = o.verdict();
+        if !o.ok() {
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!("{prev} -> {}: {verdict}", p.r#ref),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.converged = true;
+        if !installed {
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!(
+                    "{prev} -> {}: {verdict}; but install failed, so nothing was upgraded",
+                    p.r#ref
+                ),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        let tp = self.tier_plan("upgrade");
+        let tests: Vec<TestResult> = {
+            let env = self.env();
+            let mut out = vec![];
+            for t in &tp.tests {
+                out.push(tier::step(&env, "upgrade", t)?);
+            }
+            out
+        };
+        self.child_time += Duration::from_secs_f64(tests.iter().map(|t| t.duration_s).sum());
+        let (st, summary) = Self::fold(None, &tests, Status::Pass);
+        self.push(
+            "upgrade",
+            st,
+            format!("{prev} -> {}: {verdict}; {summary}", p.r#ref),
+            t0,
+            tests,
+        );
+        Ok(())
+    }
+
+    /// The run's context for hooks and tests, from the app the deploy tool made.
+    fn context_vars(&mut self) -> Result<()> {
+        let app: serde_json::Value = state::read_json(&self.run.app_path())?;
+        let domain = app["domain"].as_str().unwrap_or("").to_string();
+        let stack = app["stack"].as_str().unwrap_or("").to_string();
+        let p = &self.plan;
+        let h = &p.settings.health;
+        let marker_hooks: Vec<String> = p
+            .settings
+            .marker_hooks
+            .iter()
+            .map(|(svc, rel)| format!("{svc}={}", self.recipes.join(&p.recipe).join(rel).display()))
+            .collect();
+        let run_dir = self.run.path.display().to_string();
+        let set = [
+            ("CCCI_RUN_ID", self.run.id.clone()),
+            ("CCCI_RUN_DIR", run_dir.clone()),
+            ("CCCI_RECIPE", p.recipe.clone()),
+            ("CCCI_SOURCE_REPO", p.source_repo.clone()),
+            ("CCCI_REF", p.r#ref.clone()),
+            ("CCCI_HEAD_SHA", p.head_sha.clone()),
+            ("CCCI_TESTED_TAG", p.tested_tag.clone().unwrap_or_default()),
+            ("CCCI_PREVIOUS", p.previous.clone().unwrap_or_default()),
+            ("CCCI_DOMAIN", domain.clone()),
+            ("CCCI_STACK", stack.clone()),
+            ("CCCI_URL", format!("https://{domain}/")),
+            (
+                "CCCI_EXEC",
+                format!(
+                    "{} exec {run_dir}",
+                    self.bin_dir.join("ccci-deploy").display()
+                ),
+            ),
+            ("CCCI_HEALTH_KIND", h.kind.clone()),
+            ("CCCI_HEALTH_SERVICE", h.service.clone()),
+            ("CCCI_HEALTH_PATH", h.path.clone()),
+            (
+                "CCCI_HEALTH_CODES",
+                h.codes
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("CCCI_HEALTH_URL", h.url.clone().unwrap_or_default()),
+            (
+                "CCCI_RECIPE_TESTS",
+                self.recipes.join(&p.recipe).display().to_string(),
+            ),
+            ("CCCI_MARKER_HOOKS", marker_hooks.join(",")),
+        ];
+        for (k, v) in set {
+            self.vars.insert(k.into(), v);
+        }
+        self.apps.push(AppRef {
+            role: "app".into(),
+            recipe: p.recipe.clone(),
+            run_id: self.run.id.clone(),
+            domain,
+            stack,
+        });
+        Ok(())
+    }
+
+    /// Dependency apps, each a run of its own (`<run>-dep-<recipe>`) torn down
+    /// with this one. Their tests learn whether they came up from
+    /// `CCCI_DEP_<NAME>_READY`.
+    fn dependencies(&mut self) -> Result<()> {
+        let deps: Vec<Dependency> = self.plan.settings.dependencies.clone();
+        let mut names = vec![];
+        for d in deps {
+            let var = d.recipe.to_uppercase().replace('-', "_");
+            names.push(d.recipe.clone());
+            let dep_id = format!("{}-dep-{}", self.run.id, d.recipe);
+            let log = format!("logs/install/dep-{}.log", d.recipe);
+            let held = format!(
+                "{},{dep_id}",
+                self.vars.get(LOCK_HELD_ENV).cloned().unwrap_or_default()
+            );
+            self.vars.insert(LOCK_HELD_ENV.into(), held);
+            // The dependency's run dir sits next to ours; we hold its lock too,
+            // so the reaper leaves it alone while this run lives.
+            let dep = RunDir::create(&self.state_dir, &dep_id)?;
+            if let Some(l) = dep.lock()? {
+                self.dep_locks.push(l);
+            }
+            let mut args = self.new_args(&dep_id, &d.recipe, &d.repo, &d.r#ref);
+            for (k, v) in &d.env {
+                args.extend(["--env".into(), format!("{k}={v}")]);
+            }
+            let mut ready = false;
+            let o = self.tool("ccci-deploy", &args, &log)?;
+            self.deps.push(dep);
+            if !self.check_tool("ccci-deploy", &o) {
+                return Ok(());
+            }
+            if o.ok() {
+                let o = self.tool(
+                    "ccci-deploy",
+                    &["deploy".into(), dep_id.clone(), "--wait".into()],
+                    &log,
+                )?;
+                if !self.check_tool("ccci-deploy", &o) {
+                    return Ok(());
+                }
+                ready = o.ok();
+                if !ready {
+                    log::warn(&format!(
+                        "dependency {} did not come up: {}",
+                        d.recipe,
+                        o.verdict()
+                    ));
+                }
+            } else {
+                log::warn(&format!(
+                    "dependency {} could not be created: {}",
+                    d.recipe, o.last_line
+                ));
+            }
+            let app: serde_json::Value =
+                state::read_json_opt(&self.deps.last().map(|r| r.app_path()).unwrap_or_default())?
+                    .unwrap_or_default();
+            let domain = app["domain"].as_str().unwrap_or("").to_string();
+            let stack = app["stack"].as_str().unwrap_or("").to_string();
+            self.vars.insert(
+                format!("CCCI_DEP_{var}_READY"),
+                if ready { "1" } else { "0" }.into(),
+            );
+            self.vars
+                .insert(format!("CCCI_DEP_{var}_DOMAIN"), domain.clone());
+            self.vars
+                .insert(format!("CCCI_DEP_{var}_STACK"), stack.clone());
+            let dep_dir = self
+                .deps
+                .last()
+                .map(|r| r.path.display().to_string())
+                .unwrap_or_default();
+            self.vars.insert(format!("CCCI_DEP_{var}_RUN_DIR"), dep_dir);
+            self.apps.push(AppRef {
+                role: "dependency".into(),
+                recipe: d.recipe.clone(),
+                run_id: dep_id,
+                domain,
+                stack,
+            });
+        }
+        self.vars.insert("CCCI_DEPS".into(), names.join(" "));
+        Ok(())
+    }
+
+    /// A dependency whose every test skipped was never verified: the tier
+    /// holding those tests fails, so the run is not green.
+    fn dependency_rule(&mut self) {
+        for d in &self.plan.settings.dependencies {
+            if d.tests.is_empty() {
+                continue;
+            }
+            let mut ran = vec![];
+            for t in &self.tiers {
+                for r in &t.tests {
+                    let short = ccci_core::plan::Step::tier_name(&r.id);
+                    if d.tests.iter().any(|w| w == short) {
+                        ran.push((t.name.clone(), r.outcome.clone()));
+                    }
+                }
+            }
+            if ran.iter().any(|(_, o)| o != "skip") {
+                continue;
+            }
+            let msg = format!(
+                "dependency {} unverified: {}",
+                d.recipe,
+                if ran.is_empty() {
+                    "none of its tests ran".to_string()
+                } else {
+                    format!("all {} of its tests skipped", ran.len())
+                }
+            );
+            log::warn(&msg);
+            let tier_name = ran
+                .first()
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| d.tests[0].split('/').next().unwrap_or("custom").to_string());
+            if let Some(t) = self.tiers.iter_mut().find(|t| t.name == tier_name)
+                && t.status != Status::Skip
+            {
+                t.status = Status::Fail;
+                t.summary = format!("{msg}; {}", t.summary);
+            }
+        }
+    }
+
+    /// Always: the dependencies, then the app. Not interruptible: a second
+    /// signal must not leave half a stack behind.
+    fn teardown(&mut self) -> Teardown {
+        let never = Arc::new(AtomicBool::new(false));
+        let saved = std::mem::replace(&mut self.stop, never);
+        let mut runs: Vec<String> = self.deps.iter().map(|d| d.id.clone()).collect();
+        runs.push(self.run.id.clone());
+        let mut held = runs.join(",");
+        if held.is_empty() {
+            held = self.run.id.clone();
+        }
+        self.vars.insert(LOCK_HELD_ENV.into(), held);
+        let t0 = Instant::now();
+        let mut status = "clean";
+        let mut summaries = vec![];
+        for id in runs {
+            let o = match self.tool(
+                "ccci-deploy",
+                &["teardown".into(), id.clone()],
+                "logs/teardown.log",
+            ) {
+                Ok(o) => o,
+                Err(e) => {
+                    status = "error";
+                    summaries.push(ccci_core::cli::one_line(&e));
+                    continue;
+                }
+            };
+            let v = o.verdict();
+            match o.code {
+                Some(0) => {}
+                Some(1) => {
+                    status = if status == "error" {
+                        "error"
+                    } else {
+                        "leftovers"
+                    }
+                }
+                _ => status = "error",
+            }
+            summaries.push(v);
+        }
+        self.stop = saved;
+        let summary = summaries.join("; ");
+        log::info(&format!(
+            "teardown: {status} - {summary} ({:.1} s)",
+            t0.elapsed().as_secs_f64()
+        ));
+        Teardown {
+            status: status.into(),
+            summary,
+            log: "logs/teardown.log".into(),
+        }
+    }
+
+    fn finish(
+        mut self,
+        ctx: &ccci_core::cli::Ctx,
+        started: Instant,
+        started_at: &str,
+        teardown: Teardown,
+    ) -> Result<i32> {
+        // Keep ladder order whatever order the tiers were pushed in.
+        self.tiers.sort_by_key(|t| {
+            TIERS
+                .iter()
+                .position(|n| *n == t.name)
+                .unwrap_or(usize::MAX)
+        });
+        let level = results::level(&self.tiers);
+        let green = results::green(&self.tiers, &teardown);
+        let (verdict, code) = match &self.abort {
+            Some(Abort::Interrupted) => ("interrupted", exit::TEMPFAIL),
+            Some(Abort::Trouble(_)) => ("error", exit::TEMPFAIL),
+            Some(Abort::Bug(_)) => ("error", exit::BUG),
+            None if teardown.status == "error" => ("error", exit::TEMPFAIL),
+            None if green => ("green", exit::OK),
+            None => ("red", exit::NO),
+        };
+        let total = started.elapsed();
+        let mut warnings = self.plan.warnings.clone();
+        if let Some(a) = &self.abort {
+            warnings.push(a.reason());
+        }
+        let req: Option<ccci_core::rundir::Request> =
+            state::read_json_opt(&self.run.request_path())?;
+        let r = Results {
+            schema: results::SCHEMA,
+            run_id: self.run.id.clone(),
+            recipe: self.plan.recipe.clone(),
+            source_repo: self.plan.source_repo.clone(),
+            pr: self.cli.pr,
+            r#ref: self.plan.r#ref.clone(),
+            head_sha: self.plan.head_sha.clone(),
+            tested_tag: self.plan.tested_tag.clone(),
+            previous: self.plan.previous.clone(),
+            trigger: req
+                .map(|q| q.trigger)
+                .unwrap_or_else(|| self.cli.trigger.clone()),
+            mode: "cold".into(),
+            started: started_at.into(),
+            finished: ids::now_rfc3339(),
+            duration_s: total.as_secs_f64(),
+            overhead_s: total.saturating_sub(self.child_time).as_secs_f64(),
+            tiers: self.tiers.clone(),
+            deploy_count: self.apps.len() as u32,
+            apps: self.apps.clone(),
+            teardown,
+            level,
+            verdict: verdict.into(),
+            warnings,
+            plan: "plan.json".into(),
+            junit: "junit.xml".into(),
+        };
+        state::write_atomic(
+            &self.run.file("junit.xml"),
+            results::junit(&r).as_bytes(),
+            0o644,
+        )?;
+        state::write_json(&self.run.file(results::FILE), &r)?;
+        self.run
+            .ledger("run-end", json!({"verdict": verdict, "level": level}))?;
+        if ctx.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            output::table(&r, &self.run.path);
+        }
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

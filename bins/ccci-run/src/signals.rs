@@ -1,0 +1,19 @@
+//! SIGTERM, SIGINT and SIGHUP become a flag the runner checks between steps and
+//! while a child runs: it then stops the child, tears down, and exits 75.
+//! A second signal changes nothing: the teardown that is running finishes.
+
+use anyhow::Result;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub fn install() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, flag.clone())?;
+    }
+    Ok(flag)
+}

@@ -1,0 +1,67 @@
+//! Run slots: at most `max_parallel_runs` runs deploy on one host at once (one
+//! by default: two heavy recipes on a small CI machine make each other time
+//! out). A run waiting for a slot says so, and for which runs.
+
+use anyhow::Result;
+use ccci_core::{exit, log, state};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub struct Slot {
+    _lock: state::Lock,
+    holder: PathBuf,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.holder);
+    }
+}
+
+fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("locks")
+}
+
+/// Take a free slot, waiting (and saying so once) while all are busy.
+pub fn acquire(state_dir: &Path, max: u32, run_id: &str, stop: &AtomicBool) -> Result<Slot> {
+    let d = dir(state_dir);
+    std::fs::create_dir_all(&d)?;
+    let mut said = false;
+    loop {
+        for i in 0..max {
+            if let Some(lock) = state::Lock::try_acquire(&d.join(format!("run-slot-{i}.lock")))? {
+                let holder = d.join(format!("run-slot-{i}.run"));
+                state::write_atomic(&holder, run_id.as_bytes(), 0o644)?;
+                if said {
+                    log::info(&format!("run {run_id}: got run slot {i}"));
+                }
+                return Ok(Slot {
+                    _lock: lock,
+                    holder,
+                });
+            }
+        }
+        if !said {
+            let busy: Vec<String> = (0..max)
+                .filter_map(|i| std::fs::read_to_string(d.join(format!("run-slot-{i}.run"))).ok())
+                .collect();
+            log::info(&format!(
+                "run {run_id}: waiting for a run slot: all {max} are busy (running: {}); \
+                 max_parallel_runs sets how many runs may deploy at once",
+                if busy.is_empty() {
+                    "?".to_string()
+                } else {
+                    busy.join(", ")
+                }
+            ));
+            said = true;
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Err(exit::tempfail(format!(
+                "run {run_id}: interrupted while waiting for a run slot"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
