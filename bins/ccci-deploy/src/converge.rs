@@ -258,8 +258,10 @@ pub fn pending(snap: &Snapshot, stack: &str, since: u128, nodes: u64) -> Vec<Str
             .filter(|t| s(t, &["Status", "State"]) == "running")
             .count() as u64;
         let us = &svc["UpdateStatus"];
-        let updating = ids::parse_docker_time(s(us, &["StartedAt"])) >= since
-            && s(us, &["State"]) == "updating";
+        // A rollback in progress is never converged, whenever it started.
+        let updating = (ids::parse_docker_time(s(us, &["StartedAt"])) >= since
+            && s(us, &["State"]) == "updating")
+            || s(us, &["State"]) == "rollback_started";
         if running < want || updating {
             let states: Vec<&str> = current.iter().map(|t| s(t, &["Status", "State"])).collect();
             out.push(format!(

@@ -169,6 +169,10 @@ struct DeployArgs {
 struct WaitArgs {
     /// Run id or run directory
     run: String,
+    /// Judge the app as it is from now on: what failed before (an update that
+    /// was rolled back) is history; wait for it to settle and be healthy
+    #[arg(long)]
+    since_now: bool,
     /// Convergence timeout in seconds
     #[arg(long)]
     timeout: Option<u64>,
@@ -467,12 +471,22 @@ fn timeout_for(run: &RunDir, app: &App, flag: Option<u64>) -> Duration {
     )
 }
 
-fn wait_app(ctx: &Ctx, run: &RunDir, app: &App, timeout: Option<u64>) -> Result<Verdict> {
+fn wait_app(
+    ctx: &Ctx,
+    run: &RunDir,
+    app: &App,
+    timeout: Option<u64>,
+    since_now: bool,
+) -> Result<Verdict> {
     let timeout = timeout_for(run, app, timeout);
     let probe = health::Probe {
         health: app.health.clone(),
     };
-    let since = app.deploy_started_ms as u128 * 1_000_000;
+    let since = if since_now {
+        ids::now_nanos()
+    } else {
+        app.deploy_started_ms as u128 * 1_000_000
+    };
     let v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;
     run.ledger("wait", serde_json::to_value(&v)?)?;
     Ok(v)
@@ -534,7 +548,7 @@ fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
         }
     };
     if a.wait {
-        let v = wait_app(ctx, &run, &app, a.timeout)?;
+        let v = wait_app(ctx, &run, &app, a.timeout, false)?;
         return Ok(report_verdict(
             ctx,
             &v,
@@ -564,7 +578,7 @@ fn cmd_wait(ctx: &Ctx, a: WaitArgs) -> Result<i32> {
         return Err(exit::usage(format!("run {} has not been deployed", run.id)));
     }
     ctx.docker.check_swarm_manager()?;
-    let v = wait_app(ctx, &run, &app, a.timeout)?;
+    let v = wait_app(ctx, &run, &app, a.timeout, a.since_now)?;
     Ok(report_verdict(ctx, &v, json!({})))
 }
 
@@ -619,7 +633,7 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
             ));
         }
     };
-    let mut v = wait_app(ctx, &run, &app, a.timeout)?;
+    let mut v = wait_app(ctx, &run, &app, a.timeout, false)?;
     let (version, chaos) = running_identity(ctx, &app)?;
     let proven = runs_ref(&version, &chaos, &resolved.sha, resolved.tag.as_deref());
     let running = if chaos.is_empty() {

@@ -547,10 +547,13 @@ impl Runner<'_> {
         }
         let verdict = o.verdict();
         if !o.ok() {
+            // The tiers above test whatever runs now: wait for the app to settle
+            // (a rollback to finish) and say which way it went.
+            let settled = self.settle()?;
             self.push(
                 "upgrade",
                 Status::Fail,
-                format!("{prev} -> {}: {verdict}", p.r#ref),
+                format!("{prev} -> {}: {verdict}; {settled}", p.r#ref),
                 t0,
                 vec![],
             );
@@ -589,6 +592,26 @@ impl Runner<'_> {
             tests,
         );
         Ok(())
+    }
+
+    /// After a failed upgrade: is the app healthy again (on whatever spec swarm
+    /// kept)? Later tiers run only on a healthy app.
+    fn settle(&mut self) -> Result<String> {
+        let id = self.run.id.clone();
+        let o = self.tool(
+            "ccci-deploy",
+            &["wait".into(), id, "--since-now".into()],
+            "logs/upgrade.log",
+        )?;
+        if !self.check_tool("ccci-deploy", &o) {
+            return Ok("could not wait for the app to settle".into());
+        }
+        self.converged = self.converged && o.ok();
+        Ok(if o.ok() {
+            format!("the app settled back: {}", o.verdict())
+        } else {
+            format!("the app did not settle: {}", o.verdict())
+        })
     }
 
     /// The run's context for hooks and tests, from the app the deploy tool made.

@@ -689,6 +689,8 @@ fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) 
     cmd.arg("--state-dir")
         .arg(&ctx.cfg.state_dir)
         .arg("wait")
+        // What failed before the restore (a rolled-back upgrade) is not its doing.
+        .arg("--since-now")
         .arg(&run.path);
     if let Some(t) = timeout {
         cmd.arg("--timeout").arg(t.to_string());

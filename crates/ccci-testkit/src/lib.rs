@@ -4,6 +4,8 @@
 //! Nothing here mocks Docker: a test that needs the rig fails loudly when the rig
 //! is missing, pointing at `scripts/rig.sh`, rather than passing by skipping.
 
+pub mod schema;
+
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,175 @@
+//! Whole runs on the real swarm: the level each fixture recipe climbs to, and
+//! that every tier is reported whatever failed before it.
+
+mod common;
+
+use ccci_testkit::leftovers;
+use common::{World, assert_valid, statuses, tier};
+
+#[test]
+fn demo_release_climbs_to_l5_and_results_validate() {
+    let w = World::new("run-l5");
+    let r = w.run("l5", "0.2.0+1.1", &[]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("level L5 (green)"), "{}", r.stdout);
+    let res = w.results("l5");
+    assert_valid(&res);
+    assert_eq!(statuses(&res), ["pass"; 6]);
+    assert_eq!(res["level"], 5);
+    assert_eq!(res["verdict"], "green");
+    assert_eq!(res["deploy_count"], 1);
+    assert_eq!(res["previous"], "0.1.0+1.0");
+    assert_eq!(res["tested_tag"], "0.2.0+1.1");
+    assert_eq!(res["teardown"]["status"], "clean");
+    assert!(leftovers("l5").is_empty(), "{:?}", leftovers("l5"));
+    // Every test ran and left its log; the generic ones and the recipe's own.
+    let dir = w.run_dir("l5");
+    let mut ids = vec![];
+    for t in res["tiers"].as_array().unwrap() {
+        for test in t["tests"].as_array().unwrap() {
+            assert!(dir.join(test["log"].as_str().unwrap()).is_file(), "{test}");
+            ids.push(test["id"].as_str().unwrap().to_string());
+        }
+    }
+    for want in [
+        "_generic/install/http-serves",
+        "_generic/upgrade/marker-kept",
+        "_generic/upgrade/runs-ref",
+        "_generic/backup/artifact",
+        "_generic/restore/roundtrip",
+        "demo/custom/rows-over-http",
+        "_generic/lint/ccci-lint",
+    ] {
+        assert!(ids.iter().any(|i| i == want), "{want} not in {ids:?}");
+    }
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testsuite ").count(), 6);
+    assert!(junit.contains("failures=\"0\""));
+    // The runner's own overhead, recorded per run (the benchmark reports it).
+    assert!(res["overhead_s"].as_f64().unwrap() < 2.0, "{}", res["overhead_s"]);
+}
+
+#[test]
+fn crash_looping_upgrade_is_l1_and_later_tiers_still_report() {
+    let w = World::new("run-l1");
+    w.repo.edit_config(
+        "app.sh",
+        "exec httpd",
+        "echo 'fatal: cannot open database' >&2; exit 3; exec httpd",
+    );
+    w.repo.release("0.3.0+1.2");
+    let r = w.run("l1", "0.3.0+1.2", &[]);
+    r.assert_code(1);
+    let res = w.results("l1");
+    assert_valid(&res);
+    assert_eq!(res["level"], 1, "{res:#}");
+    assert_eq!(res["verdict"], "red");
+    let up = tier(&res, "upgrade");
+    assert_eq!(up["status"], "fail");
+    let why = up["summary"].as_str().unwrap();
+    assert!(why.contains("rolled back") && why.contains("0.2.0+1.1"), "{why}");
+    // The rolled-back app is still tested: a failing upgrade hides nothing above it.
+    assert_eq!(statuses(&res), ["pass", "fail", "pass", "pass", "pass", "pass"]);
+    assert_eq!(res["teardown"]["status"], "clean");
+    assert!(leftovers("l1").is_empty());
+}
+
+#[test]
+fn broken_restore_is_l2() {
+    let w = World::new("run-l2");
+    // The release forgets to replay the dump after a restore.
+    w.repo.edit(
+        "compose.yml",
+        r#"backupbot.restore.post-hook: "/bin/sh /srv/db.sh load""#,
+        r#"backupbot.restore.post-hook: "true""#,
+    );
+    w.repo.release("0.3.0+1.1");
+    let r = w.run("l2", "0.3.0+1.1", &[]);
+    r.assert_code(1);
+    let res = w.results("l2");
+    assert_valid(&res);
+    assert_eq!(res["level"], 2, "{res:#}");
+    assert_eq!(statuses(&res), ["pass", "pass", "pass", "fail", "pass", "pass"]);
+    let restore = tier(&res, "restore")["summary"].as_str().unwrap().to_string();
+    assert!(restore.contains("MISSING") || restore.contains("db"), "{restore}");
+    assert!(leftovers("l2").is_empty());
+}
+
+#[test]
+fn never_released_with_a_failing_custom_test_is_l3_and_upgrade_na() {
+    let w = World::new("run-l3");
+    for t in ["0.1.0+1.0", "0.2.0+1.1"] {
+        let st = std::process::Command::new("git")
+            .args(["-C", &w.repo.path.to_string_lossy(), "tag", "-d", t])
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+    }
+    w.add_test(
+        "demo/custom/count-rows",
+        "#!/bin/sh\necho 'expected 2 rows, found 1'\nexit 1\n",
+    );
+    w.add_test("demo/custom/not-here", "#!/bin/sh\necho 'needs a browser'\nexit 77\n");
+    let r = w.run("l3", "main", &[]);
+    r.assert_code(1);
+    let res = w.results("l3");
+    assert_valid(&res);
+    assert_eq!(res["level"], 3, "{res:#}");
+    assert_eq!(res["previous"], serde_json::Value::Null);
+    assert_eq!(res["tested_tag"], serde_json::Value::Null);
+    assert_eq!(statuses(&res), ["pass", "na", "pass", "pass", "fail", "pass"]);
+    let custom = tier(&res, "custom");
+    let outcomes: Vec<(&str, &str)> = custom["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap(), t["outcome"].as_str().unwrap()))
+        .collect();
+    assert!(outcomes.contains(&("demo/custom/count-rows", "fail")), "{outcomes:?}");
+    assert!(outcomes.contains(&("demo/custom/not-here", "skip")), "{outcomes:?}");
+    assert!(outcomes.contains(&("demo/custom/rows-over-http", "pass")), "{outcomes:?}");
+    assert!(custom["summary"].as_str().unwrap().contains("expected 2 rows, found 1"));
+    let junit = std::fs::read_to_string(w.run_dir("l3").join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure message=\"expected 2 rows, found 1\"/>"), "{junit}");
+    assert!(junit.contains("<skipped message=\"needs a browser\"/>"), "{junit}");
+    assert!(leftovers("l3").is_empty());
+}
+
+#[test]
+fn a_dependency_whose_tests_all_skip_keeps_the_run_from_green() {
+    let w = World::new("run-deps");
+    let repo = w.repo.path.to_string_lossy().into_owned();
+    std::fs::write(
+        w.recipes.join("demo/recipe.json"),
+        format!(
+            r#"{{"schema": 1, "enrolled": true, "marker_hooks": {{"db": "hooks/backup-marker"}},
+               "dependencies": [{{"recipe": "demo", "repo": "{repo}", "ref": "0.1.0+1.0",
+                                  "tests": ["custom/sso-login"]}}]}}"#
+        ),
+    )
+    .unwrap();
+    // The test sees the dependency; it skips as a test does when its
+    // integration cannot be exercised.
+    w.add_test(
+        "demo/custom/sso-login",
+        "#!/bin/sh\n[ \"$CCCI_DEP_DEMO_READY\" = 1 ] || exit 99\n[ -n \"$CCCI_DEP_DEMO_STACK\" ] || exit 99\necho 'no SSO client configured'\nexit 77\n",
+    );
+    let r = w.run("deps", "0.1.0+1.0", &[]);
+    r.assert_code(1);
+    let res = w.results("deps");
+    assert_valid(&res);
+    assert_eq!(res["deploy_count"], 2, "{res:#}");
+    let custom = tier(&res, "custom");
+    assert_eq!(custom["status"], "fail", "{custom:#}");
+    assert!(
+        custom["summary"]
+            .as_str()
+            .unwrap()
+            .contains("dependency demo unverified: all 1 of its tests skipped"),
+        "{custom:#}"
+    );
+    assert_eq!(res["level"], 3);
+    assert_eq!(res["teardown"]["status"], "clean");
+    assert!(leftovers("deps").is_empty());
+    assert!(leftovers("deps-dep-demo").is_empty());
+}
