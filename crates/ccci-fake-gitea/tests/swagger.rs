@@ -1,0 +1,369 @@
+//! The fake's responses checked against Gitea's own Swagger data for these
+//! endpoints (`shared/reference/gitea-swagger-subset.json`, read from the
+//! `shared/` directory beside the workspace and never copied into it).
+//!
+//! Stricter than Swagger itself: every field the fake sends must be documented
+//! (bar User's `username`, which Gitea adds outside the spec), every documented
+//! field must be sent (bar the ones Gitea omits when empty), and `null` is only
+//! accepted where Gitea's Go struct field is a pointer or a slice.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn spec() -> Option<Value> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/gitea-swagger-subset.json");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Some(serde_json::from_str(&t).expect("swagger subset is JSON")),
+        Err(e) => {
+            println!(
+                "skipping the Swagger check: cannot read {}: {e}",
+                p.display()
+            );
+            None
+        }
+    }
+}
+
+/// Fields that are Go pointers or slices in Gitea's structs: `null` when unset.
+const NULLABLE: &[(&str, &str)] = &[
+    ("PullRequest", "milestone"),
+    ("PullRequest", "assignee"),
+    ("PullRequest", "assignees"),
+    ("PullRequest", "merged_at"),
+    ("PullRequest", "merge_commit_sha"),
+    ("PullRequest", "merged_by"),
+    ("PullRequest", "due_date"),
+    ("PullRequest", "closed_at"),
+    ("PRBranchInfo", "repo"),
+    ("Repository", "parent"),
+    ("Repository", "repo_transfer"),
+];
+
+/// Fields Gitea leaves out when empty (`omitempty`).
+const OMITTED: &[(&str, &str)] = &[
+    ("PullRequest", "additions"),
+    ("PullRequest", "deletions"),
+    ("PullRequest", "changed_files"),
+    ("Repository", "external_tracker"),
+    ("Repository", "external_wiki"),
+];
+
+/// Sent by Gitea but absent from its Swagger data (a custom MarshalJSON).
+const UNDOCUMENTED: &[(&str, &str)] = &[("User", "username")];
+
+const KEYWORDS: &[&str] = &[
+    "$ref",
+    "type",
+    "properties",
+    "items",
+    "enum",
+    "format",
+    "description",
+    "title",
+    "example",
+    "default",
+    "x-go-name",
+    "x-go-package",
+    "x-go-enum-desc",
+];
+
+struct Checker<'a> {
+    spec: &'a Value,
+    errors: Vec<String>,
+}
+
+impl<'a> Checker<'a> {
+    fn def<'b>(&self, r: &'b str) -> Option<(&'b str, &'a Value)> {
+        let name = r.strip_prefix("#/definitions/")?;
+        Some((name, self.spec["definitions"].get(name)?))
+    }
+
+    fn check(&mut self, def: &str, schema: &'a Value, v: &Value, path: &str) {
+        let Some(obj) = schema.as_object() else {
+            self.errors.push(format!("{path}: schema is not an object"));
+            return;
+        };
+        for k in obj.keys() {
+            if !KEYWORDS.contains(&k.as_str()) {
+                self.errors
+                    .push(format!("{path}: schema keyword {k} is not checked"));
+            }
+        }
+        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+            match self.def(r) {
+                Some((name, s)) => self.check(name, s, v, path),
+                None => self.errors.push(format!("{path}: unresolvable {r}")),
+            }
+            return;
+        }
+        let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        let ok = match ty {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64(),
+            "boolean" => v.is_boolean(),
+            "number" => v.is_number(),
+            _ => {
+                self.errors
+                    .push(format!("{path}: schema type {ty:?} not handled"));
+                return;
+            }
+        };
+        if !ok {
+            self.errors.push(format!("{path}: {v} is not {ty}"));
+            return;
+        }
+        if let Some(e) = obj.get("enum").and_then(Value::as_array)
+            && !e.contains(v)
+        {
+            self.errors.push(format!("{path}: {v} not in {e:?}"));
+        }
+        if obj.get("format").and_then(Value::as_str) == Some("date-time") {
+            let s = v.as_str().unwrap_or("");
+            let whole = s.len() >= 20 && !s.contains('.');
+            if ccci_fake_gitea::time::parse(s).is_none() || !whole {
+                self.errors
+                    .push(format!("{path}: {s:?} is not RFC 3339 in whole seconds"));
+            }
+        }
+        if let (Some(items), Some(a)) = (obj.get("items"), v.as_array()) {
+            for (i, item) in a.iter().enumerate() {
+                self.check(def, items, item, &format!("{path}[{i}]"));
+            }
+        }
+        if let (Some(props), Some(o)) = (
+            obj.get("properties").and_then(Value::as_object),
+            v.as_object(),
+        ) {
+            for (k, val) in o {
+                let here = format!("{path}.{k}");
+                match props.get(k) {
+                    None if UNDOCUMENTED.contains(&(def, k.as_str())) => {}
+                    None => self.errors.push(format!("{here}: not in {def}'s schema")),
+                    Some(_) if val.is_null() => {
+                        if !NULLABLE.contains(&(def, k.as_str())) {
+                            self.errors
+                                .push(format!("{here}: null, but never null in Gitea"));
+                        }
+                    }
+                    Some(ps) => self.check(def, ps, val, &here),
+                }
+            }
+            for k in props.keys() {
+                if !o.contains_key(k) && !OMITTED.contains(&(def, k.as_str())) {
+                    self.errors.push(format!("{path}: {def}.{k} is missing"));
+                }
+            }
+        }
+    }
+}
+
+/// Check one response against the operation `method template` of the spec.
+fn conforms(spec: &Value, method: &str, template: &str, r: &Resp) -> Vec<String> {
+    let op = &spec["paths"][template][method.to_ascii_lowercase()];
+    assert!(
+        op.is_object(),
+        "no operation {method} {template} in the spec"
+    );
+    let code = r.status.to_string();
+    let Some(resp) = op["responses"].get(&code) else {
+        return vec![format!(
+            "{method} {template}: status {code} is not documented"
+        )];
+    };
+    let resp = match resp.get("$ref").and_then(Value::as_str) {
+        Some(rr) => &spec["responses"][rr.trim_start_matches("#/responses/")],
+        None => resp,
+    };
+    let mut c = Checker {
+        spec,
+        errors: vec![],
+    };
+    match resp.get("schema") {
+        Some(schema) => c.check("", schema, &r.json(), "$"),
+        // Error responses: Swagger models the APIError fields as headers; the
+        // body, when there is one, is an APIError.
+        None if r.body.is_empty() => {}
+        None => {
+            c.check("APIError", &spec["definitions"]["APIError"], &r.json(), "$");
+        }
+    }
+    c.errors
+        .into_iter()
+        .map(|e| format!("{method} {template} {code}: {e}"))
+        .collect()
+}
+
+#[test]
+fn responses_match_giteas_swagger() {
+    let Some(spec) = spec() else { return };
+    let f = world();
+    let n = pull(&f, "fix", "fix", 2);
+    let merged = pull(&f, "merged", "merged", 3);
+    f.merge_pull("recipes", "demo", merged, &sha(4), "ci-bot")
+        .unwrap();
+    f.add_comment("recipes", "demo", n, "alice", "!testme")
+        .unwrap();
+    let tok = Some("bot-token");
+    let pulls = "/repos/{owner}/{repo}/pulls";
+    let pull_t = "/repos/{owner}/{repo}/pulls/{index}";
+    let comments = "/repos/{owner}/{repo}/issues/{index}/comments";
+    let statuses = "/repos/{owner}/{repo}/statuses/{sha}";
+    let p = |s: &str| format!("/api/v1{s}");
+    let cases: Vec<(&str, &str, Resp)> = vec![
+        ("GET", "/version", get(&f, &p("/version"), None)),
+        ("GET", "/user", get(&f, &p("/user"), tok)),
+        (
+            "GET",
+            "/repos/{owner}/{repo}",
+            get(&f, &p("/repos/recipes/demo"), tok),
+        ),
+        (
+            "GET",
+            "/repos/{owner}/{repo}",
+            get(&f, &p("/repos/recipes/none"), tok),
+        ),
+        (
+            "GET",
+            pulls,
+            get(&f, &p("/repos/recipes/demo/pulls?state=all"), tok),
+        ),
+        ("GET", pulls, get(&f, &p("/repos/recipes/none/pulls"), tok)),
+        (
+            "GET",
+            pull_t,
+            get(&f, &p(&format!("/repos/recipes/demo/pulls/{merged}")), None),
+        ),
+        (
+            "GET",
+            pull_t,
+            get(&f, &p("/repos/recipes/demo/pulls/77"), None),
+        ),
+        (
+            "PATCH",
+            pull_t,
+            send(
+                &f,
+                "PATCH",
+                &p(&format!("/repos/recipes/demo/pulls/{n}")),
+                tok,
+                r#"{"state":"closed"}"#,
+            ),
+        ),
+        (
+            "PATCH",
+            pull_t,
+            send(
+                &f,
+                "PATCH",
+                &p(&format!("/repos/recipes/demo/pulls/{n}")),
+                Some("reader-token"),
+                r#"{"state":"open"}"#,
+            ),
+        ),
+        (
+            "PATCH",
+            pull_t,
+            send(
+                &f,
+                "PATCH",
+                &p(&format!("/repos/recipes/demo/pulls/{merged}")),
+                tok,
+                r#"{"state":"open"}"#,
+            ),
+        ),
+        (
+            "PATCH",
+            pull_t,
+            send(
+                &f,
+                "PATCH",
+                &p(&format!("/repos/recipes/demo/pulls/{n}")),
+                tok,
+                "{",
+            ),
+        ),
+        (
+            "GET",
+            comments,
+            get(
+                &f,
+                &p(&format!("/repos/recipes/demo/issues/{n}/comments")),
+                None,
+            ),
+        ),
+        (
+            "POST",
+            comments,
+            send(
+                &f,
+                "POST",
+                &p(&format!("/repos/recipes/demo/issues/{n}/comments")),
+                tok,
+                r#"{"body":"closed"}"#,
+            ),
+        ),
+        (
+            "POST",
+            statuses,
+            send(
+                &f,
+                "POST",
+                &p(&format!("/repos/recipes/demo/statuses/{}", sha(2))),
+                tok,
+                r#"{"state":"success","context":"ci"}"#,
+            ),
+        ),
+    ];
+    let mut errors = vec![];
+    for (m, t, r) in &cases {
+        errors.extend(conforms(&spec, m, t, r));
+    }
+    f.set_archived("recipes", "demo", true).unwrap();
+    let r = send(
+        &f,
+        "POST",
+        &p(&format!("/repos/recipes/demo/issues/{n}/comments")),
+        tok,
+        r#"{"body":"x"}"#,
+    );
+    assert_eq!(r.status, 423);
+    errors.extend(conforms(&spec, "POST", comments, &r));
+    assert!(
+        errors.is_empty(),
+        "{} deviations:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_catches_deviations() {
+    let Some(spec) = spec() else { return };
+    let f = world();
+    let n = pull(&f, "fix", "fix", 2);
+    let good = get(&f, &format!("/api/v1/repos/recipes/demo/pulls/{n}"), None);
+    let t = "/repos/{owner}/{repo}/pulls/{index}";
+    assert!(conforms(&spec, "GET", t, &good).is_empty());
+    let mut v = good.json();
+    v["extra"] = Value::from(1);
+    v["number"] = Value::from("1");
+    v["created_at"] = Value::from("2026-07-27T10:00:00.5Z");
+    v["title"] = Value::Null;
+    v["state"] = Value::from("merged");
+    v.as_object_mut().unwrap().remove("body");
+    let bad = Resp {
+        status: 200,
+        headers: vec![],
+        body: v.to_string(),
+    };
+    let errors = conforms(&spec, "GET", t, &bad);
+    assert_eq!(errors.len(), 6, "{errors:#?}");
+    let wrong_code = Resp { status: 418, ..bad };
+    assert_eq!(conforms(&spec, "GET", t, &wrong_code).len(), 1);
+}
