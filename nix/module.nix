@@ -35,6 +35,12 @@ in
             example = "ci.example.org";
             description = "Per-run app domains are <name>.<base_domain>.";
           };
+          recipes_dir = lib.mkOption {
+            type = lib.types.str;
+            default = "${cfg.package}/share/ccci/recipes";
+            defaultText = lib.literalExpression ''"''${cfg.package}/share/ccci/recipes"'';
+            description = "Per-recipe settings and test suites.";
+          };
           max_parallel_runs = lib.mkOption {
             type = lib.types.ints.positive;
             default = 1;
@@ -69,6 +75,42 @@ in
         ExecStart = "${lib.getExe' cfg.package "ccci-deploy"} reap --grace 900";
         StateDirectory = "ccci";
         SuccessExitStatus = "75";
+        UMask = "0077";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ReadWritePaths = [ cfg.settings.state_dir ];
+        ProtectHome = true;
+        PrivateTmp = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectControlGroups = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+        ];
+        SystemCallArchitectures = "native";
+      };
+    };
+
+    # One unit per run: `systemctl start ccci-run@<run-id>` after writing
+    # /var/lib/ccci/requests/<run-id>.env. Its stop path always tears down.
+    systemd.services."ccci-run@" = {
+      description = "ccci: CI run %i";
+      after = [ "docker.service" ];
+      wants = [ "docker.service" ];
+      restartIfChanged = false;
+      serviceConfig = {
+        Type = "exec";
+        EnvironmentFile = "${cfg.settings.state_dir}/requests/%i.env";
+        ExecStart = "${lib.getExe' cfg.package "ccci-run"} --run-id %i";
+        KillMode = "mixed";
+        TimeoutStopSec = 300;
+        ExecStopPost = "-${lib.getExe' cfg.package "ccci-deploy"} teardown %i";
+        SuccessExitStatus = "1";
+        StateDirectory = "ccci";
         UMask = "0077";
         NoNewPrivileges = true;
         ProtectSystem = "strict";

@@ -6,6 +6,7 @@
   makeWrapper,
   docker-client,
   git,
+  restic,
 }:
 let
   workspace = lib.importTOML ../Cargo.toml;
@@ -22,6 +23,7 @@ rustPlatform.buildRustPackage {
       ../Cargo.lock
       ../crates
       ../bins
+      ../recipes
     ];
   };
   cargoLock.lockFile = ../Cargo.lock;
@@ -37,15 +39,19 @@ rustPlatform.buildRustPackage {
         lib.makeBinPath [
           docker-client
           git
+          restic
         ]
       }
     done
+    # The test suites the runner plans from (config `recipes_dir`).
+    mkdir -p $out/share/ccci
+    cp -r recipes $out/share/ccci/recipes
   '';
 
   meta = {
     description = "Continuous integration for Co-op Cloud recipes on Docker Swarm";
     license = lib.licenses.agpl3Plus;
-    mainProgram = "ccci-deploy";
+    mainProgram = "ccci-run";
     platforms = lib.platforms.linux;
   };
 }

@@ -42,6 +42,9 @@ enum Cmd {
     List {
         #[arg(long)]
         all: bool,
+        /// One line per recipe: name, repo and upstream, tab-separated ("-" when unset)
+        #[arg(long)]
+        long: bool,
     },
     /// Build the test plan for one recipe at one ref
     Plan(PlanArgs),
@@ -66,7 +69,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let ctx = cli.global.ctx()?;
     let recipes = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
     match cli.cmd {
-        Cmd::List { all } => list(&recipes, all, ctx.json),
+        Cmd::List { all, long } => list(&recipes, all, long, ctx.json),
         Cmd::Plan(a) => {
             let plan = plan(&recipes, &a)?;
             print_plan(&plan, ctx.json)?;
@@ -75,7 +78,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn list(recipes: &Path, all: bool, json: bool) -> Result<i32> {
+fn list(recipes: &Path, all: bool, long: bool, json: bool) -> Result<i32> {
     let rows: Vec<(String, Settings)> = settings::all(recipes)?
         .into_iter()
         .filter(|(_, s)| all || s.enrolled)
@@ -83,12 +86,18 @@ fn list(recipes: &Path, all: bool, json: bool) -> Result<i32> {
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(n, s)| json!({"recipe": n, "enrolled": s.enrolled, "approved": s.approved, "repo": s.repo}))
+            .map(|(n, s)| json!({"recipe": n, "enrolled": s.enrolled, "approved": s.approved, "repo": s.repo, "upstream": s.upstream}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (n, s) in rows {
-            if all {
+            if long {
+                println!(
+                    "{n}\t{}\t{}",
+                    s.repo.as_deref().unwrap_or("-"),
+                    s.upstream.as_deref().unwrap_or("-")
+                );
+            } else if all {
                 println!(
                     "{n}\t{}\t{}",
                     if s.enrolled {

@@ -51,7 +51,8 @@ pub fn releases(repo: &Path) -> Result<Vec<Release>> {
 /// For a release tag, the previous release is the newest one with a lower
 /// version. For any other ref (a PR head, a branch, a SHA), it is the newest
 /// release the head descends from, not counting a tag on the head itself: the
-/// release this code would be an upgrade of.
+/// release this code would be an upgrade of. Final releases win over release
+/// candidates: a pre-release is the previous release only when no final one is.
 pub fn previous(
     repo: &Path,
     r#ref: &str,
@@ -69,7 +70,19 @@ pub fn previous(
                 .collect()
         }
     };
-    let prev = candidates
+    // Operators run final releases: upgrade from the newest final one, and from
+    // a release candidate only when no final release is older.
+    let finals: Vec<&Release> = candidates
+        .iter()
+        .copied()
+        .filter(|r| !r.version.is_prerelease())
+        .collect();
+    let pool = if finals.is_empty() {
+        candidates
+    } else {
+        finals
+    };
+    let prev = pool
         .into_iter()
         .max_by(|a, b| a.version.cmp(&b.version))
         .cloned();

@@ -175,11 +175,11 @@ fn tags_that_are_not_releases_are_ignored() {
     assert_eq!(p.previous.as_deref(), Some("0.1.0+1.0"));
 }
 
-/// Semver orders 0.3.0-rc.1 below 0.3.0, and the code takes "the newest release
-/// with a lower version": a final release after its release candidate is tested
-/// as an upgrade from the candidate, not from the last final release (0.2.0).
+/// Operators run final releases: a final release after its release candidate is
+/// tested as an upgrade from the last final release (0.2.0), not from the
+/// candidate, and so is a commit after the candidate.
 #[test]
-fn previous_of_a_final_release_after_its_candidate_is_the_candidate() {
+fn previous_of_a_final_release_after_its_candidate_is_the_last_final() {
     let w = World::new("prev-rc");
     w.repo.write("NOTES", "rc\n");
     w.repo.release("0.3.0-rc.1+1.2");
@@ -190,17 +190,17 @@ fn previous_of_a_final_release_after_its_candidate_is_the_candidate() {
 
     let p = w.plan("0.3.0+1.2");
     assert_eq!(p.tested_tag.as_deref(), Some("0.3.0+1.2"));
-    assert_eq!(p.previous.as_deref(), Some("0.3.0-rc.1+1.2"));
+    assert_eq!(p.previous.as_deref(), Some("0.2.0+1.1"));
 
     // The candidate itself is a release, an upgrade of the last final one.
     let p = w.plan("0.3.0-rc.1+1.2");
     assert_eq!(p.tested_tag.as_deref(), Some("0.3.0-rc.1+1.2"));
     assert_eq!(p.previous.as_deref(), Some("0.2.0+1.1"));
 
-    // A commit after the candidate upgrades from it.
+    // So does a commit after the candidate.
     let p = w.plan(&between);
     assert_eq!(p.tested_tag, None);
-    assert_eq!(p.previous.as_deref(), Some("0.3.0-rc.1+1.2"));
+    assert_eq!(p.previous.as_deref(), Some("0.2.0+1.1"));
 }
 
 #[test]
@@ -574,6 +574,9 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
     std::fs::create_dir_all(w.recipes.join("_shared")).unwrap();
     w.file("stray-file", "");
 
+    let r = w.discover(&["list", "--long"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "demo\thttps://git.example.org/demo.git\t-\n");
     let r = w.discover(&["list"]);
     r.assert_code(0);
     assert_eq!(r.stdout, "demo\n");
@@ -596,7 +599,7 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
         r.json(),
         serde_json::json!([
             {"recipe": "demo", "enrolled": true, "approved": false,
-             "repo": "https://git.example.org/demo.git"},
+             "repo": "https://git.example.org/demo.git", "upstream": null},
         ])
     );
 
@@ -605,10 +608,10 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
     assert_eq!(
         r.json(),
         serde_json::json!([
-            {"recipe": "bare", "enrolled": false, "approved": false, "repo": null},
+            {"recipe": "bare", "enrolled": false, "approved": false, "repo": null, "upstream": null},
             {"recipe": "demo", "enrolled": true, "approved": false,
-             "repo": "https://git.example.org/demo.git"},
-            {"recipe": "other", "enrolled": false, "approved": true, "repo": null},
+             "repo": "https://git.example.org/demo.git", "upstream": null},
+            {"recipe": "other", "enrolled": false, "approved": true, "repo": null, "upstream": null},
         ])
     );
 

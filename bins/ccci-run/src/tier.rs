@@ -173,6 +173,11 @@ pub fn summarize(tests: &[TestResult]) -> String {
         s.push_str(&format!("; {}: {}", bad.id, bad.summary));
     } else if let Some(sk) = tests.iter().find(|t| t.outcome == "skip") {
         s.push_str(&format!("; {} skipped: {}", sk.id, sk.summary));
+    } else if let [only] = tests
+        && !only.summary.is_empty()
+    {
+        // One test: its own line says more than "1 passed".
+        s.push_str(&format!(": {}", only.summary));
     }
     s
 }

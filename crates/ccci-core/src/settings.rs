@@ -42,6 +42,10 @@ pub struct Settings {
     /// Where the sweep fetches the recipe from (its mirror).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    /// The upstream repository the mirror follows; when set, the sweep syncs
+    /// the mirror from it (ccci-mirror-sync) before deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     #[serde(default)]
     pub health: HealthSettings,
     #[serde(default)]
@@ -152,6 +156,7 @@ impl Settings {
             enrolled: false,
             approved: false,
             repo: None,
+            upstream: None,
             health: HealthSettings::default(),
             timeouts: Timeouts::default(),
             env: BTreeMap::new(),
