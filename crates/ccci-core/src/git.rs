@@ -198,3 +198,167 @@ pub fn extract(repo: &Path, commit: &str, path: &str, dest: &Path) -> Result<()>
     }
     Ok(())
 }
+
+/// What a git command that talked to a remote printed, and whether it succeeded.
+#[derive(Debug)]
+pub struct RemoteOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run git in `dir` for a command that talks to a remote (`fetch`, `push`,
+/// `ls-remote`), giving up after `timeout` (exit 75). git runs in its own
+/// process group so that on timeout its helpers (ssh, git-remote-https) die
+/// with it; outside the terminal's foreground group an ssh that wants to prompt
+/// stops instead of waiting on the operator's tty, and the deadline ends it.
+/// A failure of git itself is returned, not raised: the caller knows what the
+/// command meant and classifies it with [`remote_failure_code`].
+pub fn run_remote(dir: &Path, args: &[&str], timeout: std::time::Duration) -> Result<RemoteOutput> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                exit::usage("git is not installed (not found on PATH)")
+            } else {
+                anyhow::Error::new(e).context("cannot run git")
+            }
+        })?;
+    let pgid = child.id() as i32;
+    let deadline = std::time::Instant::now() + timeout;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pipes: [Option<Box<dyn Read + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ];
+    for (i, pipe) in pipes.into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            let _ = tx.send((i, buf));
+        });
+    }
+    drop(tx);
+    // Both pipes reach EOF when git and its helpers are done with them.
+    let mut bufs: [Vec<u8>; 2] = [vec![], vec![]];
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, b)) => bufs[i] = b,
+            Err(_) => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = child.wait();
+                return Err(exit::tempfail(format!(
+                    "git {} did not finish within {}s",
+                    args.first().unwrap_or(&""),
+                    timeout.as_secs()
+                )));
+            }
+        }
+    }
+    let status = child.wait().context("cannot wait for git")?;
+    let [out, err] = bufs;
+    Ok(RemoteOutput {
+        success: status.success(),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    })
+}
+
+/// The exit code for a failed fetch, push or ls-remote, from git's message:
+/// 75 when retrying may help (the remote is unreachable or overloaded, HTTP
+/// 5xx/429/408, or a ref moved under us while we pushed), 2 when it cannot
+/// (no such repository, refused credentials, an HTTP 4xx, a rejected push).
+pub fn remote_failure_code(stderr: &str) -> i32 {
+    let s = stderr.to_ascii_lowercase();
+    let retry_http = [
+        "returned error: 408",
+        "returned error: 429",
+        "returned error: 5",
+    ];
+    if retry_http.iter().any(|p| s.contains(p)) {
+        return exit::TEMPFAIL;
+    }
+    if s.contains("returned error: 4") {
+        return exit::USAGE;
+    }
+    let temporary = [
+        "stale info",
+        "cannot lock ref",
+        "connection reset",
+        "failed to connect",
+        "connection refused",
+        "could not resolve host",
+        "timed out",
+        "early eof",
+        "the remote end hung up unexpectedly",
+    ];
+    if network_trouble(stderr) || temporary.iter().any(|p| s.contains(p)) {
+        exit::TEMPFAIL
+    } else {
+        exit::USAGE
+    }
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified() {
+        for t in [
+            "fatal: unable to access 'http://127.0.0.1:9/x.git/': Failed to connect to 127.0.0.1 port 9: Connection refused",
+            "fatal: unable to access 'https://x/': The requested URL returned error: 503",
+            "fatal: unable to access 'https://x/': Could not resolve host: x",
+            " ! [rejected]        main -> main (stale info)",
+            "ssh: connect to host x port 22: Connection timed out",
+        ] {
+            assert_eq!(remote_failure_code(t), exit::TEMPFAIL, "{t}");
+        }
+        for t in [
+            "fatal: '/nope' does not appear to be a git repository",
+            "fatal: unable to access 'https://x/': The requested URL returned error: 403",
+            "fatal: repository 'https://x/y.git/' not found",
+            "fatal: couldn't find remote ref refs/heads/main",
+            " ! [remote rejected] main -> main (pre-receive hook declined)",
+        ] {
+            assert_eq!(remote_failure_code(t), exit::USAGE, "{t}");
+        }
+    }
+
+    #[test]
+    fn deadline_kills_a_hanging_git() {
+        // `git -c alias` runs a shell that outlives a short deadline.
+        let t = std::time::Instant::now();
+        let e = run_remote(
+            Path::new("."),
+            &["-c", "alias.hang=!sleep 5", "hang"],
+            std::time::Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::TEMPFAIL);
+        assert!(t.elapsed() < std::time::Duration::from_secs(3));
+    }
+}

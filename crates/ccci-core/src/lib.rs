@@ -13,6 +13,7 @@ pub mod docker_api;
 pub mod envfile;
 pub mod exit;
 pub mod git;
+pub mod gitea;
 pub mod ids;
 pub mod log;
 pub mod plan;
