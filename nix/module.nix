@@ -131,6 +131,41 @@ in
       };
     };
 
+    # The weekly sweep: decide, run cold, promote, for every enrolled recipe.
+    systemd.services.ccci-sweep = {
+      description = "ccci: weekly sweep of enrolled recipes";
+      after = [
+        "docker.service"
+        "network-online.target"
+      ];
+      wants = [
+        "docker.service"
+        "network-online.target"
+      ];
+      restartIfChanged = false;
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = lib.getExe' cfg.package "ccci-sweep";
+        StateDirectory = "ccci";
+        TimeoutStartSec = "infinity";
+        TimeoutStopSec = 300;
+        UMask = "0077";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ReadWritePaths = [ cfg.settings.state_dir ];
+        ProtectHome = true;
+        PrivateTmp = true;
+      };
+    };
+    systemd.timers.ccci-sweep = {
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnCalendar = "Sun *-*-* 03:00:00";
+        Persistent = true;
+        RandomizedDelaySec = "10min";
+      };
+    };
+
     systemd.timers.ccci-reap = {
       wantedBy = [ "timers.target" ];
       timerConfig = {

@@ -50,8 +50,9 @@ enum Cmd {
     Wait(WaitArgs),
     /// Redeploy another ref over the same app and volumes and prove it runs
     Upgrade(UpgradeArgs),
-    /// Remove everything the run created and verify nothing is left
-    Teardown(RunArg),
+    /// Remove everything the run created and verify nothing is left (a run
+    /// that retains its data keeps its volumes and secrets unless --release)
+    Teardown(TeardownArgs),
     /// Tear down the leftovers of runs that are no longer alive
     Reap(ReapArgs),
     /// Show the app and the state of its services
@@ -188,6 +189,19 @@ struct UpgradeArgs {
     /// Convergence timeout in seconds
     #[arg(long)]
     timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct TeardownArgs {
+    /// Run id or run directory
+    run: String,
+    /// Keep the app's volumes and secrets (its data) and mark the run as
+    /// retaining them: a green run waiting for promotion, a canonical app
+    #[arg(long, conflicts_with = "release")]
+    keep_volumes: bool,
+    /// Remove retained volumes and secrets too, and end the retention
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Args, Debug)]
@@ -668,18 +682,55 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
     ))
 }
 
-fn cmd_teardown(ctx: &Ctx, a: RunArg) -> Result<i32> {
+fn cmd_teardown(ctx: &Ctx, a: TeardownArgs) -> Result<i32> {
     let run = open_run(ctx, &a.run)?;
     let _lock = run.lock()?;
     let app = state::read_json_opt::<App>(&run.app_path())?;
     ctx.docker.check_swarm_manager()?;
-    run.ledger("teardown-start", json!({}))?;
+    let retained = run.retained()?;
+    let keep: &[&str] = if a.release {
+        &[]
+    } else if a.keep_volumes || retained.is_some() {
+        &teardown::RETAINED_KINDS
+    } else {
+        &[]
+    };
+    run.ledger(
+        "teardown-start",
+        json!({"keep": keep, "release": a.release}),
+    )?;
     let report = teardown::teardown(
         &ctx.docker,
         &run.id,
         app.as_ref().map(|a| a.stack.as_str()),
         Duration::from_secs(60),
+        keep,
     )?;
+    if report.leftovers.is_empty() {
+        if keep.is_empty() {
+            if retained.is_some() {
+                std::fs::remove_file(run.retained_path())?;
+            }
+        } else {
+            let names = |kind: &str| -> Vec<String> {
+                report
+                    .kept
+                    .iter()
+                    .filter(|o| o.kind == kind)
+                    .map(|o| o.name.clone())
+                    .collect()
+            };
+            state::write_json(
+                &run.retained_path(),
+                &ccci_core::rundir::Retained {
+                    schema: ccci_core::rundir::SCHEMA,
+                    volumes: names("volume"),
+                    secrets: names("secret"),
+                    since: retained.map(|r| r.since).unwrap_or_else(ids::now_rfc3339),
+                },
+            )?;
+        }
+    }
     run.ledger("teardown", serde_json::to_value(&report)?)?;
     Ok(report_teardown(ctx, &run.id, &report))
 }
@@ -687,11 +738,16 @@ fn cmd_teardown(ctx: &Ctx, a: RunArg) -> Result<i32> {
 fn report_teardown(ctx: &Ctx, run_id: &str, r: &teardown::Report) -> i32 {
     if ctx.json {
         print_json(
-            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "elapsed_ms": r.elapsed_ms}),
+            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "kept": r.kept, "elapsed_ms": r.elapsed_ms}),
         );
     } else if r.leftovers.is_empty() {
+        let kept = if r.kept.is_empty() {
+            String::new()
+        } else {
+            format!(" but the {} retained volumes and secrets", r.kept.len())
+        };
         println!(
-            "clean: run {run_id}: removed {} objects in {:.1} s, nothing left",
+            "clean: run {run_id}: removed {} objects in {:.1} s, nothing left{kept}",
             r.removed,
             r.elapsed_ms as f64 / 1000.0
         );
@@ -771,11 +827,18 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
                 .ok()
                 .flatten()
                 .map(|a| a.stack);
+            // A run retaining its data (awaiting promotion, or canonical) keeps it.
+            let keep: &[&str] = if dir.is_dir() && run.retained()?.is_some() {
+                &teardown::RETAINED_KINDS
+            } else {
+                &[]
+            };
             let r = teardown::teardown(
                 &ctx.docker,
                 &run_id,
                 stack.as_deref(),
                 Duration::from_secs(60),
+                keep,
             )?;
             if dir.is_dir() {
                 let _ = run.ledger("reap", serde_json::to_value(&r)?);

@@ -148,23 +148,36 @@ fn remove(docker: &Docker, kind: &str, ids: &[String]) {
 pub struct Report {
     pub removed: usize,
     pub leftovers: Vec<Object>,
+    /// Objects deliberately kept (retained volumes and secrets).
+    pub kept: Vec<Object>,
     pub elapsed_ms: u128,
 }
 
-/// Remove everything of a run and verify. Retries for up to `patience` while
-/// docker finishes stopping containers that hold networks and volumes.
+/// What a retained run keeps: its data and the secrets that data was made with.
+pub const RETAINED_KINDS: [&str; 2] = ["volume", "secret"];
+
+/// Remove everything of a run except objects of the `keep` kinds, and verify.
+/// Retries for up to `patience` while docker finishes stopping containers that
+/// hold networks and volumes.
 pub fn teardown(
     docker: &Docker,
     run_id: &str,
     stack: Option<&str>,
     patience: Duration,
+    keep: &[&str],
 ) -> Result<Report> {
     let start = Instant::now();
-    let initial = objects(docker, run_id, stack)?;
+    let split = |all: Vec<Object>| -> (Vec<Object>, Vec<Object>) {
+        all.into_iter()
+            .partition(|o| !keep.contains(&o.kind.as_str()))
+    };
+    let (initial, _) = split(objects(docker, run_id, stack)?);
     let removed = initial.len();
     let mut current = initial;
+    let mut kept;
     loop {
-        for kind in KINDS {
+        for kind in KINDS.iter().filter(|k| !keep.contains(k)) {
+            let kind = *kind;
             let ids: Vec<String> = current
                 .iter()
                 .filter(|o| o.kind == kind)
@@ -178,7 +191,7 @@ pub fn teardown(
                 remove(docker, "container", &c);
             }
         }
-        current = objects(docker, run_id, stack)?;
+        (current, kept) = split(objects(docker, run_id, stack)?);
         if current.is_empty() || start.elapsed() >= patience {
             break;
         }
@@ -187,6 +200,7 @@ pub fn teardown(
     Ok(Report {
         removed,
         leftovers: current,
+        kept,
         elapsed_ms: start.elapsed().as_millis(),
     })
 }

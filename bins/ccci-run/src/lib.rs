@@ -43,23 +43,28 @@ pub struct Cli {
     /// Recipes directory (default: config `recipes_dir` or $CCCI_RECIPES_DIR)
     #[arg(long, value_name = "DIR")]
     recipes_dir: Option<PathBuf>,
-    #[arg(long)]
+    /// Recipe name (its settings are <recipes>/<recipe>/recipe.json)
+    #[arg(long, env = "CCCI_RUN_RECIPE")]
     recipe: String,
     /// Recipe repository: a local path or a git URL
-    #[arg(long)]
+    #[arg(long, env = "CCCI_RUN_REPO")]
     repo: String,
     /// The ref under test (release tag, branch, SHA)
-    #[arg(long = "ref")]
+    #[arg(long = "ref", env = "CCCI_RUN_REF")]
     r#ref: String,
     /// Pull request number, when the run tests one
-    #[arg(long)]
+    #[arg(long, env = "CCCI_RUN_PR")]
     pr: Option<u64>,
     /// What started the run
-    #[arg(long, default_value = "manual", value_parser = ["manual", "testme", "sweep"])]
+    #[arg(long, env = "CCCI_RUN_TRIGGER", default_value = "manual", value_parser = ["manual", "testme", "sweep"])]
     trigger: String,
     /// Run id (default: a new unique id)
     #[arg(long)]
     run_id: Option<String>,
+    /// When the run is green, keep the app's volumes and secrets after teardown
+    /// (for ccci-promote, which adopts or releases them)
+    #[arg(long)]
+    keep_volumes: bool,
 }
 
 /// Why a run stopped early: every tier after it is `skip` with this reason.
@@ -821,12 +826,16 @@ impl Runner<'_> {
         let t0 = Instant::now();
         let mut status = "clean";
         let mut summaries = vec![];
+        // Only a green run's data is worth keeping for a promotion.
+        let keep = self.cli.keep_volumes
+            && self.abort.is_none()
+            && self.tiers.iter().all(|t| t.status.climbed());
         for id in runs {
-            let o = match self.tool(
-                "ccci-deploy",
-                &["teardown".into(), id.clone()],
-                "logs/teardown.log",
-            ) {
+            let mut args = vec!["teardown".to_string(), id.clone()];
+            if keep && id == self.run.id {
+                args.push("--keep-volumes".into());
+            }
+            let o = match self.tool("ccci-deploy", &args, "logs/teardown.log") {
                 Ok(o) => o,
                 Err(e) => {
                     status = "error";
@@ -911,6 +920,13 @@ impl Runner<'_> {
             duration_s: total.as_secs_f64(),
             overhead_s: total.saturating_sub(self.child_time).as_secs_f64(),
             tiers: self.tiers.clone(),
+            retained_volumes: self
+                .run
+                .retained()
+                .ok()
+                .flatten()
+                .map(|r| r.volumes)
+                .unwrap_or_default(),
             deploy_count: self.apps.len() as u32,
             apps: self.apps.clone(),
             teardown,

@@ -46,7 +46,11 @@ fn demo_release_climbs_to_l5_and_results_validate() {
     assert_eq!(junit.matches("<testsuite ").count(), 6);
     assert!(junit.contains("failures=\"0\""));
     // The runner's own overhead, recorded per run (the benchmark reports it).
-    assert!(res["overhead_s"].as_f64().unwrap() < 2.0, "{}", res["overhead_s"]);
+    assert!(
+        res["overhead_s"].as_f64().unwrap() < 2.0,
+        "{}",
+        res["overhead_s"]
+    );
 }
 
 #[test]
@@ -67,9 +71,15 @@ fn crash_looping_upgrade_is_l1_and_later_tiers_still_report() {
     let up = tier(&res, "upgrade");
     assert_eq!(up["status"], "fail");
     let why = up["summary"].as_str().unwrap();
-    assert!(why.contains("rolled back") && why.contains("0.2.0+1.1"), "{why}");
+    assert!(
+        why.contains("rolled back") && why.contains("0.2.0+1.1"),
+        "{why}"
+    );
     // The rolled-back app is still tested: a failing upgrade hides nothing above it.
-    assert_eq!(statuses(&res), ["pass", "fail", "pass", "pass", "pass", "pass"]);
+    assert_eq!(
+        statuses(&res),
+        ["pass", "fail", "pass", "pass", "pass", "pass"]
+    );
     assert_eq!(res["teardown"]["status"], "clean");
     assert!(leftovers("l1").is_empty());
 }
@@ -89,9 +99,18 @@ fn broken_restore_is_l2() {
     let res = w.results("l2");
     assert_valid(&res);
     assert_eq!(res["level"], 2, "{res:#}");
-    assert_eq!(statuses(&res), ["pass", "pass", "pass", "fail", "pass", "pass"]);
-    let restore = tier(&res, "restore")["summary"].as_str().unwrap().to_string();
-    assert!(restore.contains("MISSING") || restore.contains("db"), "{restore}");
+    assert_eq!(
+        statuses(&res),
+        ["pass", "pass", "pass", "fail", "pass", "pass"]
+    );
+    let restore = tier(&res, "restore")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        restore.contains("MISSING") || restore.contains("db"),
+        "{restore}"
+    );
     assert!(leftovers("l2").is_empty());
 }
 
@@ -109,7 +128,10 @@ fn never_released_with_a_failing_custom_test_is_l3_and_upgrade_na() {
         "demo/custom/count-rows",
         "#!/bin/sh\necho 'expected 2 rows, found 1'\nexit 1\n",
     );
-    w.add_test("demo/custom/not-here", "#!/bin/sh\necho 'needs a browser'\nexit 77\n");
+    w.add_test(
+        "demo/custom/not-here",
+        "#!/bin/sh\necho 'needs a browser'\nexit 77\n",
+    );
     let r = w.run("l3", "main", &[]);
     r.assert_code(1);
     let res = w.results("l3");
@@ -117,7 +139,10 @@ fn never_released_with_a_failing_custom_test_is_l3_and_upgrade_na() {
     assert_eq!(res["level"], 3, "{res:#}");
     assert_eq!(res["previous"], serde_json::Value::Null);
     assert_eq!(res["tested_tag"], serde_json::Value::Null);
-    assert_eq!(statuses(&res), ["pass", "na", "pass", "pass", "fail", "pass"]);
+    assert_eq!(
+        statuses(&res),
+        ["pass", "na", "pass", "pass", "fail", "pass"]
+    );
     let custom = tier(&res, "custom");
     let outcomes: Vec<(&str, &str)> = custom["tests"]
         .as_array()
@@ -125,13 +150,33 @@ fn never_released_with_a_failing_custom_test_is_l3_and_upgrade_na() {
         .iter()
         .map(|t| (t["id"].as_str().unwrap(), t["outcome"].as_str().unwrap()))
         .collect();
-    assert!(outcomes.contains(&("demo/custom/count-rows", "fail")), "{outcomes:?}");
-    assert!(outcomes.contains(&("demo/custom/not-here", "skip")), "{outcomes:?}");
-    assert!(outcomes.contains(&("demo/custom/rows-over-http", "pass")), "{outcomes:?}");
-    assert!(custom["summary"].as_str().unwrap().contains("expected 2 rows, found 1"));
+    assert!(
+        outcomes.contains(&("demo/custom/count-rows", "fail")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("demo/custom/not-here", "skip")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("demo/custom/rows-over-http", "pass")),
+        "{outcomes:?}"
+    );
+    assert!(
+        custom["summary"]
+            .as_str()
+            .unwrap()
+            .contains("expected 2 rows, found 1")
+    );
     let junit = std::fs::read_to_string(w.run_dir("l3").join("junit.xml")).unwrap();
-    assert!(junit.contains("<failure message=\"expected 2 rows, found 1\"/>"), "{junit}");
-    assert!(junit.contains("<skipped message=\"needs a browser\"/>"), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"expected 2 rows, found 1\"/>"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<skipped message=\"needs a browser\"/>"),
+        "{junit}"
+    );
     assert!(leftovers("l3").is_empty());
 }
 

@@ -64,7 +64,12 @@ fn sigterm_mid_run_tears_down_and_says_interrupted() {
     .unwrap();
     let status = child.wait().unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert_eq!(status.code(), Some(75), "{out}");
     let res = w.results("term");
     assert_valid(&res);
@@ -72,7 +77,12 @@ fn sigterm_mid_run_tears_down_and_says_interrupted() {
     assert_eq!(res["teardown"]["status"], "clean", "{res:#}");
     // Every tier is still reported: the ones after the stop as not run.
     assert_eq!(res["tiers"][5]["status"], "skip");
-    assert!(res["tiers"][5]["summary"].as_str().unwrap().contains("interrupted"));
+    assert!(
+        res["tiers"][5]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted")
+    );
     assert!(leftovers("term").is_empty(), "{:?}", leftovers("term"));
 }
 
@@ -105,7 +115,10 @@ fn sigkill_at_random_points_then_reap_leaves_nothing() {
         if !leftovers(&id).is_empty() {
             debris += 1;
         }
-        eprintln!("kill {i} after {after:?}: {} objects left", leftovers(&id).len());
+        eprintln!(
+            "kill {i} after {after:?}: {} objects left",
+            leftovers(&id).len()
+        );
         run(&deploy, &["reap", "--grace", "0"], &env).assert_code(0);
         assert!(leftovers(&id).is_empty(), "{id}: {:?}", leftovers(&id));
     }
@@ -161,14 +174,33 @@ fn bad_input_is_one_line_and_exit_2() {
     let env = w.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     one_line(
-        &run(&bin(), &["--recipe", "Demo!", "--repo", &repo, "--ref", "main"], &env),
+        &run(
+            &bin(),
+            &["--recipe", "Demo!", "--repo", &repo, "--ref", "main"],
+            &env,
+        ),
         "recipe name",
     );
     one_line(
-        &run(&bin(), &["--recipe", "demo", "--repo", "/no/such/repo", "--ref", "main"], &env),
+        &run(
+            &bin(),
+            &[
+                "--recipe",
+                "demo",
+                "--repo",
+                "/no/such/repo",
+                "--ref",
+                "main",
+            ],
+            &env,
+        ),
         "does not exist",
     );
-    std::fs::write(w.recipes.join("demo/recipe.json"), r#"{"schema": 1, "aproved": true}"#).unwrap();
+    std::fs::write(
+        w.recipes.join("demo/recipe.json"),
+        r#"{"schema": 1, "aproved": true}"#,
+    )
+    .unwrap();
     one_line(&w.run("bad2", "main", &[]), "recipe.json");
     // No app was ever created for any of them.
     for id in ["bad1", "bad2"] {

@@ -652,19 +652,6 @@ fn undisturb(run: &RunDir, st: &mut BackupState) -> Result<()> {
     Ok(())
 }
 
-/// The sibling `ccci-deploy` (next to this binary, else on PATH; `CCCI_DEPLOY`
-/// overrides).
-fn ccci_deploy() -> PathBuf {
-    if let Some(p) = std::env::var_os("CCCI_DEPLOY") {
-        return PathBuf::from(p);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("ccci-deploy")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("ccci-deploy"))
-}
-
 fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) -> Result<()> {
     let Some(snap) = st.snapshot.clone() else {
         return Err(exit::usage(
@@ -685,7 +672,7 @@ fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) 
     }
     run.ledger("backup-restore", json!({"snapshot": snap.snapshot_id}))?;
     // Healthy again? Asked of the deploy tool, which owns convergence and health.
-    let mut cmd = Command::new(ccci_deploy());
+    let mut cmd = Command::new(ccci_core::cli::sibling("ccci-deploy"));
     cmd.arg("--state-dir")
         .arg(&ctx.cfg.state_dir)
         .arg("wait")

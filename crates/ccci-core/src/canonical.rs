@@ -61,6 +61,11 @@ pub struct Canonical {
     pub run_id: String,
     /// Docker volumes kept for warm reuse.
     pub retained_volumes: Vec<String>,
+    /// The run directory holding the canonical app itself (its env, secrets and
+    /// the retained volumes): the first promoted run, whose data every warm
+    /// advance carries forward. Absent means `run_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_run: Option<String>,
 }
 
 impl Canonical {
@@ -81,7 +86,13 @@ impl Canonical {
             promoted_at: crate::ids::now_rfc3339(),
             run_id: run_id.to_string(),
             retained_volumes,
+            app_run: None,
         }
+    }
+
+    /// The run directory of the canonical app.
+    pub fn app_run(&self) -> &str {
+        self.app_run.as_deref().unwrap_or(&self.run_id)
     }
 
     /// What `read` accepts; the reason as a phrase when not.

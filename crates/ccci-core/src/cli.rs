@@ -32,6 +32,25 @@ pub fn main<A: clap::Parser>(run: fn(A) -> anyhow::Result<i32>) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(exit::BUG as u8))
 }
 
+/// Another ccci tool: the one installed next to this executable, else on `PATH`.
+/// `CCCI_<NAME>` (e.g. `CCCI_DEPLOY` for `ccci-deploy`) overrides it.
+pub fn sibling(tool: &str) -> std::path::PathBuf {
+    let var = format!(
+        "CCCI_{}",
+        tool.trim_start_matches("ccci-")
+            .replace('-', "_")
+            .to_uppercase()
+    );
+    if let Some(p) = std::env::var_os(var) {
+        return p.into();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(tool)))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| tool.into())
+}
+
 /// Join an error chain into one line, dropping the bare code markers.
 pub fn one_line(e: &anyhow::Error) -> String {
     let parts: Vec<String> = e

@@ -58,6 +58,8 @@ pub struct Results {
     pub overhead_s: f64,
     /// Always all six tiers, in ladder order.
     pub tiers: Vec<Tier>,
+    /// Volumes kept after teardown for a promotion (`--keep-volumes`, green runs).
+    pub retained_volumes: Vec<String>,
     /// Apps created: one for the recipe plus one per dependency.
     pub deploy_count: u32,
     pub apps: Vec<AppRef>,
@@ -309,6 +311,7 @@ mod tests {
             duration_s: 1.0,
             overhead_s: 0.1,
             tiers,
+            retained_volumes: vec![],
             deploy_count: 1,
             apps: vec![],
             teardown: Teardown {

@@ -10,6 +10,8 @@
 //! recipe/               the recipe checkout
 //! run.lock              held by whoever drives the run; a held lock = a live run
 //! logs/                 per-step logs
+//! retained.json         present while the run's volumes and secrets are kept
+//!                       (for a promotion, or as the canonical app's data)
 //! ```
 
 use crate::exit;
@@ -51,6 +53,18 @@ pub struct Request {
     /// `manual`, `testme`, `sweep`.
     pub trigger: String,
     pub created: String,
+}
+
+/// Objects a torn-down run keeps: its data and the secrets the data was made
+/// with. Teardown and the reaper leave them until released.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Retained {
+    pub schema: u32,
+    /// Docker volume names.
+    pub volumes: Vec<String>,
+    /// Docker secret names.
+    pub secrets: Vec<String>,
+    pub since: String,
 }
 
 /// Run ids are safe as one path component: letters, digits, `-`, `_`, `.`.
@@ -172,6 +186,14 @@ impl RunDir {
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.file("logs")
+    }
+    pub fn retained_path(&self) -> PathBuf {
+        self.file("retained.json")
+    }
+
+    /// What the run keeps after teardown, if anything.
+    pub fn retained(&self) -> Result<Option<Retained>> {
+        crate::state::read_json_opt(&self.retained_path())
     }
 
     /// Take the run lock unless our parent holds it for us.

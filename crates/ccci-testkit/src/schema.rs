@@ -87,31 +87,58 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errors: &mut Vec<String
     if let Some(e) = obj.get("enum").and_then(Value::as_array)
         && !e.contains(v)
     {
-        errors.push(format!("{path}: {v} is not one of {}", Value::Array(e.clone())));
+        errors.push(format!(
+            "{path}: {v} is not one of {}",
+            Value::Array(e.clone())
+        ));
     }
     if let Some(s) = v.as_str() {
         let n = s.chars().count() as u64;
-        if obj.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m) {
+        if obj
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m)
+        {
             errors.push(format!("{path}: {v} is too short"));
         }
-        if obj.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m) {
+        if obj
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n > m)
+        {
             errors.push(format!("{path}: {v} is too long"));
         }
     }
     if let Some(n) = v.as_f64() {
-        if obj.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m) {
+        if obj
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n < m)
+        {
             errors.push(format!("{path}: {v} is below the minimum"));
         }
-        if obj.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
+        if obj
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n > m)
+        {
             errors.push(format!("{path}: {v} is above the maximum"));
         }
     }
     if let Some(a) = v.as_array() {
         let n = a.len() as u64;
-        if obj.get("minItems").and_then(Value::as_u64).is_some_and(|m| n < m) {
+        if obj
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m)
+        {
             errors.push(format!("{path}: {n} items, fewer than allowed"));
         }
-        if obj.get("maxItems").and_then(Value::as_u64).is_some_and(|m| n > m) {
+        if obj
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n > m)
+        {
             errors.push(format!("{path}: {n} items, more than allowed"));
         }
         if let Some(items) = obj.get("items") {
@@ -121,7 +148,12 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errors: &mut Vec<String
         }
     }
     if let Some(o) = v.as_object() {
-        for r in obj.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(k) = r.as_str()
                 && !o.contains_key(k)
             {

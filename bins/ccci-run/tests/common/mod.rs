@@ -12,7 +12,12 @@ pub fn bin() -> PathBuf {
 /// The runner calls its siblings; a test of a stale or missing one tests nothing.
 fn require_siblings() {
     let dir = bin().parent().unwrap().to_path_buf();
-    for t in ["ccci-deploy", "ccci-discover", "ccci-verify-backup", "ccci-lint"] {
+    for t in [
+        "ccci-deploy",
+        "ccci-discover",
+        "ccci-verify-backup",
+        "ccci-lint",
+    ] {
         assert!(
             dir.join(t).is_file(),
             "{t} is not built next to ccci-run: run `cargo build --workspace --bins` first"
@@ -55,7 +60,10 @@ impl World {
     pub fn env(&self) -> Vec<(&str, String)> {
         vec![
             ("CCCI_STATE_DIR", self.state.clone()),
-            ("CCCI_RECIPES_DIR", self.recipes.to_string_lossy().into_owned()),
+            (
+                "CCCI_RECIPES_DIR",
+                self.recipes.to_string_lossy().into_owned(),
+            ),
         ]
     }
 
@@ -77,8 +85,10 @@ impl World {
 
     pub fn results(&self, id: &str) -> serde_json::Value {
         let p = self.run_dir(id).join("results.json");
-        serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-            .unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
     }
 
     /// Add an executable to the recipes dir (a test, a hook).
@@ -117,5 +127,8 @@ pub fn assert_valid(r: &serde_json::Value) {
     )
     .unwrap();
     let errors = ccci_testkit::schema::validate(&schema, r);
-    assert!(errors.is_empty(), "results.json violates its schema: {errors:#?}\n{r:#}");
+    assert!(
+        errors.is_empty(),
+        "results.json violates its schema: {errors:#?}\n{r:#}"
+    );
 }
