@@ -7,6 +7,7 @@ pub mod health;
 pub mod recipe;
 pub mod secrets;
 pub mod teardown;
+pub mod warm;
 
 use anyhow::Result;
 use app::{App, Health, HealthKind};
@@ -100,6 +101,10 @@ struct NewArgs {
     /// before upgrading to --ref)
     #[arg(long, value_name = "REF")]
     install_ref: Option<String>,
+    /// Start warm: the app gets copies of the recipe's canonical app's env,
+    /// secrets and volumes (the canonical itself is never touched)
+    #[arg(long)]
+    from_canonical: bool,
     /// Pull request number, if the run tests one
     #[arg(long)]
     pr: Option<u64>,
@@ -357,7 +362,20 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     )?;
     app.save(&run)?;
 
-    let mut env = sample;
+    let warm = if a.from_canonical {
+        Some(warm::source(&state_dir, &a.recipe)?)
+    } else {
+        None
+    };
+    // A warm app keeps the env its data was made with, plus what the ref adds.
+    let mut env = match &warm {
+        Some(w) => {
+            let mut e = w.env.clone();
+            e.add_missing(&sample);
+            e
+        }
+        None => sample,
+    };
     env.set("TYPE", &a.recipe);
     env.set("DOMAIN", &domain);
     for o in overrides {
@@ -365,6 +383,15 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     }
     run.write_private("app.env", env.render().as_bytes())?;
 
+    if let Some(w) = &warm {
+        let volumes = warm::copy(&ctx.docker, &state_dir, w, &app, &run)?;
+        log::info(&format!(
+            "warm start from the canonical {} {}: {} volumes copied",
+            a.recipe,
+            w.canonical.version,
+            volumes.len()
+        ));
+    }
     let config = recipe::render(&ctx.docker, &run, &app, &env)?;
     let created = secrets::ensure(&ctx.docker, &app, &run, &config, &env)?;
     run.ledger(

@@ -169,7 +169,10 @@ pub fn ensure(
         if existing.contains(&s.name) {
             continue;
         }
-        let value = if s.generate {
+        // A value already chosen for this name (a warm start copies them) is kept.
+        let value = if let Some(v) = store.get(&s.name) {
+            v.clone()
+        } else if s.generate {
             ids::random_string(s.length, &s.alphabet)?
         } else {
             from_hook(app, run, &s)?

@@ -356,6 +356,44 @@ fn sweep_seeds_then_skips_then_advances_warm_on_the_same_data() {
             .exists()
     );
 
+    // A quick run starts warm from a copy of the canonical data: green, never
+    // promoted, and the canonical data is exactly as it was.
+    let rows_before: Vec<_> = std::fs::read_dir(volume_file(&db, "rows"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let repo_s = w.repo.path.to_string_lossy().into_owned();
+    let q = w.tool(
+        "ccci-run",
+        &[
+            "--recipe", "demo", "--repo", &repo_s, "--ref", "main", "--quick", "--run-id", "quick",
+        ],
+    );
+    q.assert_code(0);
+    let res: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(w.state.join("runs/quick/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(res["mode"], "quick");
+    assert_eq!(
+        res["previous"], "0.3.0+1.2",
+        "the app started as the canonical release"
+    );
+    assert_eq!(res["level"], 5);
+    let rows_after: Vec<_> = std::fs::read_dir(volume_file(&db, "rows"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        rows_before, rows_after,
+        "the quick run wrote to copies only"
+    );
+    assert!(leftovers("quick").is_empty(), "{:?}", leftovers("quick"));
+    let p = w.tool("ccci-promote", &["quick"]);
+    p.assert_code(1);
+    assert!(p.stdout.contains("only cold runs promote"), "{}", p.stdout);
+    assert_eq!(w.canonical(), c);
+
     // 4. A release whose cold run is green but which cannot start on the
     // long-lived data: the canonical stays as it was, and says why.
     std::fs::write(volume_file(&volumes[0], "legacy-format"), "v0\n").unwrap();

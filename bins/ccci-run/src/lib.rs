@@ -63,8 +63,12 @@ pub struct Cli {
     run_id: Option<String>,
     /// When the run is green, keep the app's volumes and secrets after teardown
     /// (for ccci-promote, which adopts or releases them)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quick")]
     keep_volumes: bool,
+    /// Start warm instead of cold: install the canonical release on a copy of
+    /// the canonical app's data, then upgrade to the ref (never promotes)
+    #[arg(long)]
+    quick: bool,
 }
 
 /// Why a run stopped early: every tier after it is `skip` with this reason.
@@ -121,6 +125,19 @@ pub fn run(cli: Cli) -> Result<i32> {
     let recipes = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
     let recipes = std::fs::canonicalize(&recipes).unwrap_or(recipes);
     let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    // A quick run starts from the canonical app's data; without one it cannot.
+    let canonical = if cli.quick {
+        Some(
+            ccci_core::canonical::read(&state_dir, &cli.recipe)?.ok_or_else(|| {
+                exit::usage(format!(
+                    "recipe {} has no canonical release: a quick run needs one; run it cold",
+                    cli.recipe
+                ))
+            })?,
+        )
+    } else {
+        None
+    };
     ctx.docker.check_swarm_manager()?;
     let stop = signals::install()?;
     let run_id = match &cli.run_id {
@@ -181,9 +198,15 @@ pub fn run(cli: Cli) -> Result<i32> {
             .to_string();
         return Err(exit::coded(code, format!("cannot plan the run: {why}")));
     }
-    let plan: Plan = state::read_json(&run.file("plan.json"))?;
+    let mut plan: Plan = state::read_json(&run.file("plan.json"))?;
     for w in &plan.warnings {
         log::warn(w);
+    }
+    if let Some(c) = &canonical {
+        // Warm: the app starts as the canonical release on its data, and the
+        // upgrade is from there (none when the ref is that release).
+        let v = c.version.to_string();
+        plan.previous = (plan.tested_tag.as_deref() != Some(v.as_str())).then_some(v);
     }
     let mut r = Runner {
         state_dir: state_dir.clone(),
@@ -392,6 +415,9 @@ impl Runner<'_> {
         if let Some(prev) = &p.previous {
             args.extend(["--install-ref".into(), prev.clone()]);
         }
+        if self.cli.quick {
+            args.push("--from-canonical".into());
+        }
         if let Some(pr) = self.cli.pr {
             args.extend(["--pr".into(), pr.to_string()]);
         }
@@ -494,10 +520,14 @@ impl Runner<'_> {
             self.push(
                 "upgrade",
                 Status::Na,
-                format!(
-                    "nothing older than {} was released: installed it directly",
-                    p.r#ref
-                ),
+                if self.cli.quick {
+                    format!("{} is the canonical release the app started from", p.r#ref)
+                } else {
+                    format!(
+                        "nothing older than {} was released: installed it directly",
+                        p.r#ref
+                    )
+                },
                 t0,
                 vec![],
             );
@@ -914,7 +944,7 @@ impl Runner<'_> {
             trigger: req
                 .map(|q| q.trigger)
                 .unwrap_or_else(|| self.cli.trigger.clone()),
-            mode: "cold".into(),
+            mode: if self.cli.quick { "quick" } else { "cold" }.into(),
             started: started_at.into(),
             finished: ids::now_rfc3339(),
             duration_s: total.as_secs_f64(),

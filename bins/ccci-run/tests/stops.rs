@@ -196,6 +196,7 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         "does not exist",
     );
+    one_line(&w.run("bad3", "main", &["--quick"]), "no canonical release");
     std::fs::write(
         w.recipes.join("demo/recipe.json"),
         r#"{"schema": 1, "aproved": true}"#,
@@ -203,7 +204,7 @@ fn bad_input_is_one_line_and_exit_2() {
     .unwrap();
     one_line(&w.run("bad2", "main", &[]), "recipe.json");
     // No app was ever created for any of them.
-    for id in ["bad1", "bad2"] {
+    for id in ["bad1", "bad2", "bad3"] {
         assert!(leftovers(id).is_empty());
         assert!(!w.run_dir(id).join("app.json").exists());
     }
