@@ -8,7 +8,8 @@
 #   scripts/sweep.sh [RECIPE...]
 #
 # Tools come from $CCCI_BIN_DIR, else PATH; state and recipes from the usual
-# config ($CCCI_STATE_DIR, $CCCI_RECIPES_DIR, /etc/ccci/config.json).
+# config ($CCCI_STATE_DIR, $CCCI_RECIPES_DIR, /etc/ccci/config.json); the Gitea
+# of the mirrors from $CCCI_GITEA_URL and its token as ccci-mirror-sync reads it.
 # Exit: 0 every recipe was handled (red runs and refused promotions are results),
 # 1 some recipe could not be handled (sync failed, bad settings, Docker trouble),
 # 2 bad usage.
@@ -48,7 +49,7 @@ json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | 
 rows=()
 failed=0
 printf '%-20s %-22s %-12s %-6s %-9s %s\n' RECIPE DECISION RESULT LEVEL SECONDS NOTE
-while IFS=$'\t' read -r recipe repo upstream; do
+while IFS=$'\t' read -r recipe repo upstream gitea_repo; do
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$recipe"; then
         continue
     fi
@@ -60,7 +61,14 @@ while IFS=$'\t' read -r recipe repo upstream; do
         fi
         # Never test a mirror that failed to sync: it may be stale or half-moved.
         if [ "$upstream" != "-" ]; then
-            if ! tool ccci-mirror-sync --upstream "$upstream" --mirror "$repo" >"$work/sync" 2>&1; then
+            # Pull requests live on Gitea: without the mirror's Gitea repository
+            # (recipe.json gitea_repo, Gitea at $CCCI_GITEA_URL) only git is synced.
+            if [ "$gitea_repo" != "-" ]; then
+                pulls=(--repo "$gitea_repo")
+            else
+                pulls=(--no-pulls)
+            fi
+            if ! tool ccci-mirror-sync --upstream "$upstream" --mirror "$repo" "${pulls[@]}" >"$work/sync" 2>&1; then
                 echo "decision=error"; echo "note=mirror sync failed: $(tail -n 1 "$work/sync")"; exit 1
             fi
         fi

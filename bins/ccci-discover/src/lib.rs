@@ -42,7 +42,8 @@ enum Cmd {
     List {
         #[arg(long)]
         all: bool,
-        /// One line per recipe: name, repo and upstream, tab-separated ("-" when unset)
+        /// One line per recipe: name, repo, upstream and Gitea repo, tab-separated
+        /// ("-" when unset)
         #[arg(long)]
         long: bool,
     },
@@ -86,16 +87,17 @@ fn list(recipes: &Path, all: bool, long: bool, json: bool) -> Result<i32> {
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(n, s)| json!({"recipe": n, "enrolled": s.enrolled, "approved": s.approved, "repo": s.repo, "upstream": s.upstream}))
+            .map(|(n, s)| json!({"recipe": n, "enrolled": s.enrolled, "approved": s.approved, "repo": s.repo, "upstream": s.upstream, "gitea_repo": s.gitea_repo}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (n, s) in rows {
             if long {
                 println!(
-                    "{n}\t{}\t{}",
+                    "{n}\t{}\t{}\t{}",
                     s.repo.as_deref().unwrap_or("-"),
-                    s.upstream.as_deref().unwrap_or("-")
+                    s.upstream.as_deref().unwrap_or("-"),
+                    s.gitea_repo.as_deref().unwrap_or("-")
                 );
             } else if all {
                 println!(

@@ -576,7 +576,7 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
 
     let r = w.discover(&["list", "--long"]);
     r.assert_code(0);
-    assert_eq!(r.stdout, "demo\thttps://git.example.org/demo.git\t-\n");
+    assert_eq!(r.stdout, "demo\thttps://git.example.org/demo.git\t-\t-\n");
     let r = w.discover(&["list"]);
     r.assert_code(0);
     assert_eq!(r.stdout, "demo\n");
@@ -599,7 +599,7 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
         r.json(),
         serde_json::json!([
             {"recipe": "demo", "enrolled": true, "approved": false,
-             "repo": "https://git.example.org/demo.git", "upstream": null},
+             "repo": "https://git.example.org/demo.git", "upstream": null, "gitea_repo": null},
         ])
     );
 
@@ -608,10 +608,10 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
     assert_eq!(
         r.json(),
         serde_json::json!([
-            {"recipe": "bare", "enrolled": false, "approved": false, "repo": null, "upstream": null},
+            {"recipe": "bare", "enrolled": false, "approved": false, "repo": null, "upstream": null, "gitea_repo": null},
             {"recipe": "demo", "enrolled": true, "approved": false,
-             "repo": "https://git.example.org/demo.git", "upstream": null},
-            {"recipe": "other", "enrolled": false, "approved": true, "repo": null, "upstream": null},
+             "repo": "https://git.example.org/demo.git", "upstream": null, "gitea_repo": null},
+            {"recipe": "other", "enrolled": false, "approved": true, "repo": null, "upstream": null, "gitea_repo": null},
         ])
     );
 

@@ -36,7 +36,18 @@ impl World {
             assert!(st.success());
         }
         let repo = RecipeRepo::from_demo(&scratch.join("demo"));
-        let settings = settings.replace("@REPO@", &repo.path.to_string_lossy());
+        // The CI's own mirror of the recipe, kept in step by the sweep.
+        let mirror = scratch.join("mirror.git");
+        let st = Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(&repo.path)
+            .arg(&mirror)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let settings = settings
+            .replace("@REPO@", &repo.path.to_string_lossy())
+            .replace("@MIRROR@", &mirror.to_string_lossy());
         std::fs::write(recipes.join("demo/recipe.json"), settings).unwrap();
         let state = scratch.join("state");
         std::fs::create_dir_all(&state).unwrap();
@@ -274,10 +285,14 @@ fn summary_row(w: &World, out: &str) -> serde_json::Value {
     v["recipes"][0].clone()
 }
 
+/// The sweep tests the mirror, which it syncs from upstream first.
+const MIRRORED: &str = r#"{"schema": 1, "enrolled": true, "repo": "@MIRROR@", "upstream": "@REPO@",
+  "marker_hooks": {"db": "hooks/backup-marker"}}"#;
+
 #[test]
 fn sweep_seeds_then_skips_then_advances_warm_on_the_same_data() {
     require_rig();
-    let w = World::new("sweep-e2e", ENROLLED);
+    let w = World::new("sweep-e2e", MIRRORED);
 
     // 1. No canonical yet: the newest tag runs cold and seeds it.
     let r = w.sweep();

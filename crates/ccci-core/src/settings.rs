@@ -46,6 +46,10 @@ pub struct Settings {
     /// the mirror from it (ccci-mirror-sync) before deciding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The mirror's repository on Gitea (`owner/name`), whose pull requests
+    /// the mirror sync closes when upstream already has their changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitea_repo: Option<String>,
     #[serde(default)]
     pub health: HealthSettings,
     #[serde(default)]
@@ -157,6 +161,7 @@ impl Settings {
             approved: false,
             repo: None,
             upstream: None,
+            gitea_repo: None,
             health: HealthSettings::default(),
             timeouts: Timeouts::default(),
             env: BTreeMap::new(),
