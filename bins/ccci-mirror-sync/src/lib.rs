@@ -68,13 +68,13 @@ pub struct Cli {
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     branch: String,
     /// Gitea serving the mirror (ROOT_URL), for its pull requests
-    #[arg(long, value_name = "URL", env = "CCCI_GITEA_URL", requires = "repo")]
+    #[arg(long, value_name = "URL", env = "CCCI_GITEA_URL")]
     gitea: Option<String>,
     /// The mirror's repository on Gitea
-    #[arg(long, value_name = "OWNER/NAME", requires = "gitea")]
+    #[arg(long, value_name = "OWNER/NAME")]
     repo: Option<String>,
-    /// Do not look at pull requests (no Gitea)
-    #[arg(long, conflicts_with_all = ["gitea", "repo"])]
+    /// Do not look at pull requests (a Gitea from $CCCI_GITEA_URL is then ignored)
+    #[arg(long, conflicts_with = "repo")]
     no_pulls: bool,
     /// File holding the Gitea token (relative: in $CREDENTIALS_DIRECTORY)
     #[arg(long, value_name = "FILE")]
@@ -166,9 +166,15 @@ pub fn run(cli: Cli) -> Result<i32> {
         ));
     }
     let repo: Option<RepoRef> = cli.repo.as_deref().map(str::parse).transpose()?;
-    if repo.is_none() && !cli.no_pulls {
+    // --gitea may come from the environment for every mirror of a host, so it
+    // alone never makes --no-pulls a contradiction.
+    let gitea_url = cli
+        .gitea
+        .as_deref()
+        .filter(|u| !u.is_empty() && !cli.no_pulls);
+    if !cli.no_pulls && (repo.is_none() || gitea_url.is_none()) {
         return Err(exit::usage(
-            "give --gitea URL and --repo OWNER/NAME for the mirror's pull requests, or --no-pulls",
+            "give --gitea URL (or $CCCI_GITEA_URL) and --repo OWNER/NAME for the mirror's pull requests, or --no-pulls",
         ));
     }
     let name = match (&cli.name, &repo) {
@@ -181,7 +187,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         return Err(exit::usage("--timeout must be at least 1 second"));
     }
     let timeout = Duration::from_secs(cli.timeout);
-    let gitea = match (&cli.gitea, &repo) {
+    let gitea = match (gitea_url, &repo) {
         (Some(url), Some(_)) => {
             let token = gitea::load_token(cli.token_file.as_deref())?;
             if token.is_none() && !cli.dry_run {

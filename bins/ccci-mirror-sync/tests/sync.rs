@@ -641,7 +641,7 @@ fn bad_input_is_one_line_exit_2() {
     let i = args.iter().position(|a| a == "--gitea").unwrap();
     args.drain(i..i + 4);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = run(&bin(), &a, &[]);
+    let r = run(&bin(), &a, &[("CCCI_GITEA_URL", "")]);
     r.assert_code(2);
     one_line_error(&r);
     // A token Gitea rejects.
@@ -692,4 +692,36 @@ fn every_page_of_open_pull_requests_is_read() {
         .filter(|r| r.path.ends_with("/pulls"))
         .count();
     assert_eq!(lists, 2);
+}
+
+#[test]
+fn gitea_from_the_environment_and_no_pulls_beside_it() {
+    let w = World::new("gitea-env");
+    w.up_commit("x.txt", "x\n", "x");
+    let mut args = w.args();
+    let i = args.iter().position(|a| a == "--gitea").unwrap();
+    args.drain(i..i + 2);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(&bin(), &a, &[("CCCI_GITEA_URL", w.fake.root_url())]);
+    r.assert_code(0);
+    assert_eq!(r.json()["pulls"]["checked"], true);
+    // A host-wide $CCCI_GITEA_URL does not stop a mirror from syncing git only.
+    w.up_commit("y.txt", "y\n", "y");
+    let mut args = w.args();
+    let i = args.iter().position(|a| a == "--gitea").unwrap();
+    args.drain(i..i + 4);
+    args.push("--no-pulls".into());
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(&bin(), &a, &[("CCCI_GITEA_URL", "http://127.0.0.1:9/")]);
+    r.assert_code(0);
+    assert_eq!(r.json()["pulls"]["checked"], false);
+    assert_eq!(w.mirror_main(), w.up_main());
+    // --repo without any Gitea is bad input.
+    let mut args = w.args();
+    let i = args.iter().position(|a| a == "--gitea").unwrap();
+    args.drain(i..i + 2);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(&bin(), &a, &[("CCCI_GITEA_URL", "")]);
+    r.assert_code(2);
+    one_line_error(&r);
 }
