@@ -122,20 +122,6 @@ pub fn checkout(repo: &Path, commit: &str) -> Result<()> {
     git(repo, &["clean", "-qfdx"])?;
     Ok(())
 }
-/// Did git fail because the remote could not be reached (worth retrying)?
-fn network_trouble(msg: &str) -> bool {
-    [
-        "Could not resolve host",
-        "Connection refused",
-        "Connection timed out",
-        "unable to access",
-        "Operation timed out",
-        "The requested URL returned error: 5",
-        "early EOF",
-    ]
-    .iter()
-    .any(|w| msg.contains(w))
-}
 
 /// Bare-clone `url` into `dest` (objects and refs only, nothing checked out).
 /// An unreachable remote is exit 75; a missing repository is bad input.
@@ -143,11 +129,7 @@ pub fn clone_bare(url: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("clone destination has no parent")?;
     let dest_s = dest.to_string_lossy();
     git(parent, &["clone", "--quiet", "--bare", url, &dest_s]).map_err(|e| {
-        let code = if network_trouble(&format!("{e:#}")) {
-            exit::TEMPFAIL
-        } else {
-            exit::USAGE
-        };
+        let code = remote_failure_code(&format!("{e:#}"));
         exit::wrap(
             e.context(format!("cannot clone recipe repository {url}")),
             code,
@@ -314,8 +296,9 @@ pub fn remote_failure_code(stderr: &str) -> i32 {
         "timed out",
         "early eof",
         "the remote end hung up unexpectedly",
+        "unable to access",
     ];
-    if network_trouble(stderr) || temporary.iter().any(|p| s.contains(p)) {
+    if temporary.iter().any(|p| s.contains(p)) {
         exit::TEMPFAIL
     } else {
         exit::USAGE
