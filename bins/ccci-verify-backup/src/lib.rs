@@ -6,12 +6,13 @@
 //! all and, when it fails after disturbing the data, puts the markers back.
 
 pub mod labels;
+pub mod live;
 pub mod restic;
 
 use anyhow::{Context, Result};
 use ccci_core::cli::Ctx;
 use ccci_core::rundir::RunDir;
-use ccci_core::{exit, ids, state};
+use ccci_core::{exit, ids, log, state};
 use clap::{Args, Parser, Subcommand};
 use labels::ServicePlan;
 use restic::{Restic, Summary};
@@ -45,6 +46,8 @@ pub struct Cli {
 enum Cmd {
     /// Show what would be backed up: services, volumes, paths, hooks
     Plan(Target),
+    /// Exit 0 when some service has backupbot.backup=true, 1 when none does
+    Labelled(Target),
     /// Prepare the repository and seed markers
     Seed(SeedArgs),
     /// Run pre-hooks, take the restic snapshot, run post-hooks, check its contents
@@ -82,6 +85,16 @@ struct RepoArgs {
         value_delimiter = ','
     )]
     marker_hooks: Vec<String>,
+    /// How long to watch volumes that hold only file markers for writes by
+    /// their service (a live volume needs dump and restore hooks or a marker
+    /// hook before its round trip can prove anything)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 2.0,
+        env = "CCCI_OBSERVE_SECS"
+    )]
+    observe: f64,
 }
 
 #[derive(Args, Debug)]
@@ -144,12 +157,20 @@ struct BackupState {
     #[serde(default)]
     contents: Vec<String>,
     disturbed: bool,
+    /// Volumes their service writes while running (see `live`), with why.
+    #[serde(default)]
+    live: Vec<live::Evidence>,
+    /// The snapshot has been restored since the last backup: only then can a
+    /// check speak for the restore.
+    #[serde(default)]
+    restored: bool,
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
     let ctx = cli.global.ctx()?;
     match cli.cmd {
         Cmd::Plan(t) => cmd_plan(&ctx, &t.run),
+        Cmd::Labelled(t) => cmd_labelled(&ctx, &t.run),
         Cmd::Seed(a) => cmd_seed(&ctx, &a),
         Cmd::Backup(t) => step(&ctx, &t.run, backup),
         Cmd::Disturb(t) => step(&ctx, &t.run, |_, run, st| disturb(run, st)),
@@ -209,13 +230,38 @@ fn services(ctx: &Ctx, stack: &str) -> Result<Vec<Value>> {
 }
 
 fn plan_for(ctx: &Ctx, run: &RunDir) -> Result<(Value, Vec<ServicePlan>)> {
+    let (app, plan, _) = plan_with_images(ctx, run)?;
+    Ok((app, plan))
+}
+
+/// The plan, and each service's image (the role of a service is read from it).
+fn plan_with_images(
+    ctx: &Ctx,
+    run: &RunDir,
+) -> Result<(Value, Vec<ServicePlan>, BTreeMap<String, String>)> {
     let app = app_json(run)?;
     let stack = app["stack"]
         .as_str()
         .context("app.json has no stack")?
         .to_string();
-    let plan = labels::plan(&services(ctx, &stack)?, &stack);
-    Ok((app, plan))
+    let svcs = services(ctx, &stack)?;
+    let images = svcs
+        .iter()
+        .map(|s| {
+            let name = s["Spec"]["Name"].as_str().unwrap_or("");
+            (
+                name.strip_prefix(&format!("{stack}_"))
+                    .unwrap_or(name)
+                    .to_string(),
+                s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    let plan = labels::plan(&svcs, &stack);
+    Ok((app, plan, images))
 }
 
 fn cmd_plan(ctx: &Ctx, run_arg: &str) -> Result<i32> {
@@ -254,6 +300,28 @@ fn cmd_plan(ctx: &Ctx, run_arg: &str) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The question the generic hooks and tests ask before anything else, answered
+/// by exit code so no caller reads this tool's words.
+fn cmd_labelled(ctx: &Ctx, run_arg: &str) -> Result<i32> {
+    let run = RunDir::open(&ctx.cfg.state_dir, run_arg)?;
+    let (app, plan) = plan_for(ctx, &run)?;
+    let labelled = plan.iter().any(|s| s.enabled);
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"labelled": labelled}))?
+        );
+    } else if labelled {
+        println!("backup labels: yes");
+    } else {
+        println!(
+            "no backup labels: no service of stack {} has backupbot.backup=true",
+            app["stack"].as_str().unwrap_or("")
+        );
+    }
+    Ok(if labelled { exit::OK } else { exit::NO })
 }
 
 fn coverage_text(v: &labels::VolumePlan) -> String {
@@ -313,7 +381,9 @@ fn red_or_err(ctx: &Ctx, e: anyhow::Error) -> Result<i32> {
 
 fn marker_hooks(args: &RepoArgs, plan: &[ServicePlan]) -> Result<BTreeMap<String, PathBuf>> {
     let mut out = BTreeMap::new();
-    for spec in &args.marker_hooks {
+    // An empty list from the environment (`CCCI_MARKER_HOOKS=""`) is no list:
+    // unset and empty mean the same, and so does a stray comma.
+    for spec in args.marker_hooks.iter().filter(|s| !s.trim().is_empty()) {
         let (svc, path) = spec
             .split_once('=')
             .ok_or_else(|| exit::usage(format!("--marker-hook {spec:?} is not SERVICE=PATH")))?;
@@ -354,7 +424,13 @@ fn run_hook(
 
 fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
     ctx.docker.check_swarm_manager()?;
-    let (app, plan) = plan_for(ctx, run)?;
+    if !(args.observe.is_finite() && (0.0..=600.0).contains(&args.observe)) {
+        return Err(exit::usage(format!(
+            "--observe {} must be between 0 and 600 seconds",
+            args.observe
+        )));
+    }
+    let (app, plan, images) = plan_with_images(ctx, run)?;
     if !plan.iter().any(|s| s.enabled) {
         return Err(exit::usage(format!(
             "no backup labels: no service of stack {} has backupbot.backup=true",
@@ -401,6 +477,28 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
         mountpoints.insert(v.docker_name.clone(), PathBuf::from(out.trim()));
     }
 
+    // Volumes that will hold only file markers are watched while the rest of
+    // the seeding goes on; see `live`.
+    let observe_start = std::time::Instant::now();
+    let watched: Vec<(&ServicePlan, &labels::VolumePlan, Vec<PathBuf>)> = plan
+        .iter()
+        .filter(|s| s.enabled && !hooks.contains_key(&s.service))
+        .flat_map(|s| s.volumes.iter().filter(|v| v.covered).map(move |v| (s, v)))
+        .map(|(s, v)| {
+            let mp = &mountpoints[&v.docker_name];
+            let roots = if v.paths.is_empty() {
+                vec![mp.clone()]
+            } else {
+                v.paths.iter().map(|p| mp.join(p)).collect()
+            };
+            (s, v, roots)
+        })
+        .collect();
+    let before: Vec<live::Fingerprint> = watched
+        .iter()
+        .map(|(_, _, roots)| live::fingerprint(roots))
+        .collect();
+
     let value = format!("ccci-marker-{}-{}", run.id, ids::random_hex(8)?);
     let mut markers = vec![];
     for s in plan.iter().filter(|s| s.enabled) {
@@ -439,6 +537,49 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
             });
         }
     }
+    let mut live_volumes = vec![];
+    let mut undecided = vec![];
+    let stack = app["stack"].as_str().unwrap_or("");
+    for (i, (s, v, _)) in watched.iter().enumerate() {
+        let image = images.get(&s.service).map(String::as_str).unwrap_or("");
+        let why = live::by_role(&s.service, image).or_else(|| {
+            container_pids(ctx, stack, &s.service)
+                .and_then(|pids| live::by_open_files(&pids, &v.target))
+        });
+        match why {
+            Some(why) => live_volumes.push(live::Evidence {
+                service: s.service.clone(),
+                volume: v.volume.clone(),
+                why,
+            }),
+            None => undecided.push(i),
+        }
+    }
+    if !undecided.is_empty() {
+        let window = std::time::Duration::from_secs_f64(args.observe);
+        live::finish_window(observe_start, window);
+        for i in undecided {
+            let (s, v, roots) = &watched[i];
+            let after = live::fingerprint(roots);
+            let root = &mountpoints[&v.docker_name];
+            if let Some(what) = live::changed(&before[i], &after, root) {
+                live_volumes.push(live::Evidence {
+                    service: s.service.clone(),
+                    volume: v.volume.clone(),
+                    why: format!(
+                        "{what} while the service ran ({:.1} s observed)",
+                        observe_start.elapsed().as_secs_f64()
+                    ),
+                });
+            }
+        }
+    }
+    for e in &live_volumes {
+        log::info(&format!(
+            "service {} volume {} is written while it runs: {}",
+            e.service, e.volume, e.why
+        ));
+    }
     let st = BackupState {
         schema: SCHEMA,
         repo,
@@ -449,6 +590,8 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
         snapshot: None,
         contents: vec![],
         disturbed: false,
+        live: live_volumes,
+        restored: false,
     };
     save_state(run, &st)?;
     run.ledger("backup-seed", json!({"markers": markers.len()}))?;
@@ -456,6 +599,13 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
         println!("seeded {} markers", markers.len());
     }
     Ok(markers)
+}
+
+/// Host pids of the service's running container, when it has one.
+fn container_pids(ctx: &Ctx, stack: &str, service: &str) -> Option<Vec<u32>> {
+    let c = ctx.docker.running_container(stack, service).ok()?;
+    let lines = ctx.docker.lines(&["top", &c, "-eo", "pid"]).ok()?;
+    Some(lines.iter().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
 /// Run a backup-bot hook inside the service's container, as backup-bot does.
@@ -582,6 +732,7 @@ fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
         }
     }
     st.contents = paths.iter().map(|p| p.display().to_string()).collect();
+    st.restored = false;
     run.ledger(
         "backup",
         json!({"summary": summary, "contents": st.contents}),
@@ -665,6 +816,7 @@ fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) 
         }
     }
     restic_of(st).restore(&snap.snapshot_id)?;
+    st.restored = true;
     for s in st.plan.iter().filter(|s| s.enabled) {
         if let Some(h) = &s.restore_post_hook {
             exec_hook(ctx, &stack, &s.service, "restore post-hook", h)?;
@@ -714,6 +866,38 @@ struct Row {
     marker: String,
 }
 
+const NOT_PROVABLE: &str = "NOT PROVABLE";
+
+/// Why a restore of this volume cannot be proven by a file marker, if it
+/// cannot: nothing holds a marker, or the service writes the volume while it
+/// runs and has no dump-and-restore hook pair that would replay the data (the
+/// marker would come back while the data the service holds does not).
+fn unprovable(st: &BackupState, s: &ServicePlan, v: &labels::VolumePlan) -> Option<String> {
+    let has_file_marker = st.markers.iter().any(
+        |m| matches!(m, Marker::File { service, volume, .. } if *service == s.service && *volume == v.volume),
+    );
+    if !has_file_marker {
+        return Some(format!(
+            "no directory of the backed-up paths can hold a marker and service {} has no marker hook; add one (recipe.json marker_hooks)",
+            s.service
+        ));
+    }
+    let hook_pair = s.pre_hook.is_some() && s.restore_post_hook.is_some();
+    let live = st
+        .live
+        .iter()
+        .find(|e| e.service == s.service && e.volume == v.volume)?;
+    if hook_pair {
+        return None;
+    }
+    Some(format!(
+        "service {} writes volume {} while it runs ({}), so a marker file says nothing about its data; \
+add a backupbot.backup.pre-hook that dumps it and a backupbot.restore.post-hook that loads the dump, \
+or a marker hook (recipe.json marker_hooks)",
+        s.service, v.volume, live.why
+    ))
+}
+
 /// Check markers and build the per-service, per-volume report.
 fn check(run: &RunDir, st: &BackupState) -> Result<(bool, Vec<Row>)> {
     let app = app_json(run)?;
@@ -745,6 +929,9 @@ fn check(run: &RunDir, st: &BackupState) -> Result<(bool, Vec<Row>)> {
                 "-".to_string()
             } else if let Some(h) = hook_result.get(&s.service) {
                 h.clone()
+            } else if let Some(why) = st.restored.then(|| unprovable(st, s, v)).flatten() {
+                ok = false;
+                format!("{NOT_PROVABLE}: {why}")
             } else {
                 let files: Vec<&Marker> = st
                     .markers
@@ -795,16 +982,20 @@ fn check(run: &RunDir, st: &BackupState) -> Result<(bool, Vec<Row>)> {
 }
 
 fn report(ctx: &Ctx, ok: bool, rows: &[Row], st: &BackupState, extra: Option<&str>) -> Result<i32> {
-    let lost: Vec<String> = rows
-        .iter()
-        .filter(|r| r.marker.starts_with("MISSING"))
-        .map(|r| format!("service {} volume {}", r.service, r.volume))
-        .collect();
+    let named = |prefix: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.marker.starts_with(prefix))
+            .map(|r| format!("service {} volume {}", r.service, r.volume))
+            .collect()
+    };
+    let lost = named("MISSING");
+    let unprovable = named(NOT_PROVABLE);
     if ctx.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "ok": ok, "rows": rows, "snapshot": st.snapshot, "contents": st.contents, "lost": lost, "reason": extra,
+                "ok": ok, "rows": rows, "snapshot": st.snapshot, "contents": st.contents, "lost": lost,
+                "not_provable": unprovable, "live": st.live, "reason": extra,
             }))?
         );
     } else {
@@ -828,8 +1019,13 @@ fn report(ctx: &Ctx, ok: bool, rows: &[Row], st: &BackupState, extra: Option<&st
             println!("red: {e}");
         } else if ok {
             println!("ok: every marker came back");
-        } else {
+        } else if !lost.is_empty() {
             println!("red: data lost in {}", lost.join(", "));
+        } else {
+            println!(
+                "red: not provable that the data came back in {}",
+                unprovable.join(", ")
+            );
         }
     }
     Ok(if ok && extra.is_none() {
@@ -873,7 +1069,13 @@ fn roundtrip(ctx: &Ctx, a: &RoundtripArgs) -> Result<i32> {
         save_state(&run, &st)?;
         // The table shows the data as the failure left it; then nothing is left
         // disturbed: what was removed is put back before reporting.
-        let rows = check(&run, &st).map(|(_, rows)| rows).unwrap_or_default();
+        let mut rows = check(&run, &st).map(|(_, rows)| rows).unwrap_or_default();
+        if !st.restored {
+            // Markers still in place prove nothing when nothing was restored.
+            for r in rows.iter_mut().filter(|r| r.marker != "-") {
+                r.marker = "not checked: the round trip stopped before the restore".into();
+            }
+        }
         if st.disturbed {
             let put_back = undisturb(&run, &mut st);
             save_state(&run, &st)?;

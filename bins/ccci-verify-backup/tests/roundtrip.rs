@@ -211,6 +211,14 @@ fn failing_pre_hook_is_red_with_its_output_and_disturbs_nothing() {
         reason.contains("pg_dump exploded") && reason.contains("exit status: 5"),
         "{reason}"
     );
+    // Nothing was restored, so no marker may read as restored.
+    for r in v["rows"].as_array().unwrap() {
+        let m = r["marker"].as_str().unwrap();
+        assert!(
+            m == "-" || m == "not checked: the round trip stopped before the restore",
+            "{v}"
+        );
+    }
     assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
     w.teardown(&id);
 }
@@ -359,5 +367,193 @@ fn failure_during_restore_puts_the_removed_data_back() {
     // The row the disturb step deleted is back, and so is the app's marker file.
     assert!(w.db_row(&id, "ccci-marker").starts_with("ccci-marker-"));
     assert_eq!(row(&v, "app", "content")["marker"], "restored", "{v}");
+    w.teardown(&id);
+}
+
+/// A "database" that keeps its state in memory and rewrites its data file every
+/// 0.3 s from it: files restored under it are overwritten at once. `dump` writes
+/// what it holds; a `reload` request makes it load the dump back.
+const STORE_SH: &str = r#"#!/bin/sh
+D=/var/lib/store
+case "$1" in
+serve)
+    mkdir -p "$D"
+    state=$(cat "$D/data" 2>/dev/null | head -n 1)
+    [ -n "$state" ] || state="rows: initial"
+    while :; do
+        if [ -f "$D/reload" ]; then
+            state=$(head -n 1 "$D/dump")
+            rm -f "$D/reload"
+        fi
+        printf '%s\n%s\n' "$state" "$(date +%s)-$$-$RANDOM" > "$D/data.tmp"
+        mv "$D/data.tmp" "$D/data"
+        sleep 0.3
+    done
+    ;;
+dump) head -n 1 "$D/data" > "$D/dump" ;;
+load) touch "$D/reload" ;;
+esac
+"#;
+
+/// Add the `store` service (labelled for backup with `labels`) to the demo.
+fn with_store(w: &World, labels: &str) {
+    w.repo.write("store.sh", STORE_SH);
+    w.repo.edit(
+        "compose.yml",
+        "\nsecrets:\n",
+        &format!(
+            r#"
+  store:
+    image: 127.0.0.1:5000/ccci/busybox:1.1
+    command: ["/bin/sh", "/srv/store.sh", "serve"]
+    init: true
+    configs:
+      - source: store_sh
+        target: /srv/store.sh
+        mode: 0555
+    volumes:
+      - store:/var/lib/store
+    networks:
+      - internal
+    deploy:
+      labels:
+        backupbot.backup: "true"
+{labels}
+secrets:
+"#
+        ),
+    );
+    w.repo.edit(
+        "compose.yml",
+        "\nvolumes:\n",
+        "  store_sh:\n    name: ${STACK_NAME}_store_sh_${STORE_SH_VERSION}\n    file: store.sh\n\nvolumes:\n  store:\n",
+    );
+    w.repo.edit(
+        "abra.sh",
+        "export DB_SH_VERSION",
+        "export STORE_SH_VERSION=v1\nexport DB_SH_VERSION",
+    );
+    w.repo.release("0.3.0+1.1");
+}
+
+#[test]
+fn a_live_volume_with_only_a_file_marker_is_not_provable() {
+    let w = World::new("bk-live");
+    with_store(&w, "");
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(1);
+    let v = r.json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["not_provable"],
+        serde_json::json!(["service store volume store"]),
+        "{v}"
+    );
+    assert_eq!(v["lost"], serde_json::json!([]), "{v}");
+    let marker = row(&v, "store", "store")["marker"].as_str().unwrap();
+    assert!(
+        marker.starts_with("NOT PROVABLE: service store writes volume store while it runs (data"),
+        "{marker}"
+    );
+    assert!(
+        marker.contains("backupbot.backup.pre-hook")
+            && marker.contains("backupbot.restore.post-hook"),
+        "the verdict must say what the recipe must add: {marker}"
+    );
+    // The other volumes are proven as before.
+    assert_eq!(row(&v, "app", "content")["marker"], "restored", "{v}");
+    assert_eq!(
+        row(&v, "db", "db")["marker"],
+        "restored (recipe hook)",
+        "{v}"
+    );
+    let text = w.verify(&["check", &id]);
+    text.assert_code(1);
+    assert!(
+        text.stdout
+            .contains("red: not provable that the data came back in service store volume store"),
+        "{}",
+        text.stdout
+    );
+    w.teardown(&id);
+}
+
+#[test]
+fn a_live_volume_with_a_dump_and_restore_hook_pair_is_proven() {
+    let w = World::new("bk-livehooks");
+    with_store(
+        &w,
+        "        backupbot.backup.pre-hook: \"/bin/sh /srv/store.sh dump\"\n        backupbot.restore.post-hook: \"/bin/sh /srv/store.sh load\"\n",
+    );
+    let id = w.deployed("0.3.0+1.1");
+    let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(0);
+    let v = r.json();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(row(&v, "store", "store")["marker"], "restored", "{v}");
+    // It was seen to be live, and the hook pair is what made it provable.
+    assert!(
+        v["live"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["service"] == "store" && e["volume"] == "store"),
+        "{v}"
+    );
+    w.teardown(&id);
+}
+
+#[test]
+fn a_database_restored_as_files_with_file_markers_only_is_not_provable() {
+    // The false green: with no marker hook, the marker was a file beside the
+    // database's files and always came back, while the data did not.
+    let w = World::new("bk-hotfile");
+    let (id, v) = {
+        w.repo.edit("compose.yml", DB_LABELS, "");
+        w.repo.release("0.3.0+1.1");
+        let id = w.deployed("0.3.0+1.1");
+        let r = w.verify(&["--json", "roundtrip", &id]);
+        r.assert_code(1);
+        (id, r.json())
+    };
+    assert_eq!(
+        v["not_provable"],
+        serde_json::json!(["service db volume db"]),
+        "{v}"
+    );
+    let marker = row(&v, "db", "db")["marker"].as_str().unwrap();
+    assert!(
+        marker.contains("service db is a database by its name"),
+        "{marker}"
+    );
+    w.teardown(&id);
+}
+
+#[test]
+fn an_empty_marker_hook_list_means_none() {
+    let w = World::new("bk-emptyhooks");
+    // Only the app's content volume is backed up: file markers prove it.
+    w.repo.edit(
+        "compose.yml",
+        &format!("      labels:\n        backupbot.backup: \"true\"\n{DB_LABELS}"),
+        "",
+    );
+    w.repo.release("0.3.0+1.1");
+    let id = w.deployed("0.3.0+1.1");
+    for hooks in ["", ",", " "] {
+        let r = run(
+            &bin(),
+            &["--json", "roundtrip", &id],
+            &[
+                ("CCCI_STATE_DIR", w.state.as_str()),
+                ("CCCI_MARKER_HOOKS", hooks),
+            ],
+        );
+        r.assert_code(0);
+        assert_eq!(row(&r.json(), "app", "content")["marker"], "restored");
+    }
+    let r = w.verify(&["labelled", &id]);
+    r.assert_code(0);
     w.teardown(&id);
 }

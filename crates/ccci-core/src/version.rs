@@ -82,6 +82,11 @@ impl Version {
         if tag.is_empty() {
             return Err(err("empty"));
         }
+        // Said before anything else, so a stray space or newline (a tag pasted
+        // from a terminal) is not blamed on the numbers.
+        if tag.chars().any(char::is_whitespace) {
+            return Err(err("it contains whitespace"));
+        }
         if tag.starts_with(['v', 'V']) {
             return Err(err("a leading v is not part of a release tag"));
         }
@@ -114,8 +119,13 @@ impl Version {
             let n = nums
                 .next()
                 .ok_or_else(|| err("recipe version is not MAJOR.MINOR.PATCH"))?;
-            numeric(n)
-                .ok_or_else(|| err("recipe version parts must be numbers without leading zeros"))
+            numeric(n).ok_or_else(|| {
+                err(if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    "recipe version parts must be numbers"
+                } else {
+                    "recipe version parts must be numbers without leading zeros"
+                })
+            })
         };
         let (major, minor, patch) = (next()?, next()?, next()?);
         if nums.next().is_some() {
@@ -376,6 +386,26 @@ mod tests {
         assert_eq!((x.major(), x.minor(), x.patch()), (3, 6, 0));
         assert_eq!(x.upstream(), Some("1.24.2-rootless"));
         assert!(!x.is_prerelease());
+    }
+
+    #[test]
+    fn each_rejection_names_its_real_cause() {
+        let why = |t: &str| Version::parse(t).unwrap_err().reason;
+        assert_eq!(why(" 1.2.0+1.0"), "it contains whitespace");
+        assert_eq!(why("1.2.0+1.0\n"), "it contains whitespace");
+        assert_eq!(why("1.2.0 +1.0"), "it contains whitespace");
+        assert_eq!(
+            why("01.2.0+1.0"),
+            "recipe version parts must be numbers without leading zeros"
+        );
+        assert_eq!(why("1.x.0+1.0"), "recipe version parts must be numbers");
+        assert_eq!(why("1..0+1.0"), "recipe version parts must be numbers");
+        assert!(
+            Version::parse(" 1.2.0")
+                .unwrap_err()
+                .to_string()
+                .starts_with("\" 1.2.0\" is not a release tag")
+        );
     }
 
     #[test]
