@@ -278,6 +278,65 @@ pub fn pending(snap: &Snapshot, stack: &str, since: u128, nodes: u64) -> Vec<Str
     out
 }
 
+/// The first running-but-not-healthy task of the current spec whose container's
+/// healthcheck has failed at least once, with its last output: a healthcheck
+/// failing within its `start_period` (or below its retry count) never fails the
+/// task, so without this a timeout says only `0/1 (starting)`.
+pub fn healthcheck_failing(
+    docker: &Docker,
+    snap: &Snapshot,
+    stack: &str,
+    since: u128,
+) -> Option<Failure> {
+    for svc in &snap.services {
+        let name = short(s(svc, &["Spec", "Name"]), stack);
+        for t in snap.tasks.iter().filter(|t| {
+            up_to_date(t, svc)
+                && s(t, &["Status", "State"]) == "starting"
+                && ids::parse_docker_time(s(t, &["Status", "Timestamp"])) >= since
+        }) {
+            let container = s(t, &["Status", "ContainerStatus", "ContainerID"]);
+            if container.is_empty() {
+                continue;
+            }
+            let Ok(info) = docker.inspect("container", &[container.to_string()]) else {
+                continue;
+            };
+            let health = &info
+                .first()
+                .map(|c| c["State"]["Health"].clone())
+                .unwrap_or_default();
+            let streak = health["FailingStreak"].as_u64().unwrap_or(0);
+            let Some(last) = health["Log"].as_array().and_then(|l| l.last()) else {
+                continue;
+            };
+            let code = last["ExitCode"].as_i64().unwrap_or(0);
+            if code == 0 && streak == 0 {
+                continue;
+            }
+            let output = last["Output"]
+                .as_str()
+                .unwrap_or("")
+                .trim()
+                .replace('\n', " ");
+            let output = if output.is_empty() {
+                "no output".to_string()
+            } else {
+                output
+            };
+            return Some(Failure {
+                service: name,
+                reason: format!(
+                    "its healthcheck fails ({streak} times in a row, exit {code}): {output}"
+                ),
+                container: Some(container.to_string()),
+                from_update: false,
+            });
+        }
+    }
+    None
+}
+
 fn last_logs(docker: &Docker, container: Option<&str>) -> Vec<String> {
     let Some(c) = container.filter(|c| !c.is_empty()) else {
         return vec![];
@@ -416,11 +475,18 @@ pub fn wait(
             if why.is_empty() {
                 why = format!("health: {last_health}");
             }
+            // A task stuck in `starting` is a container whose healthcheck has
+            // not passed yet: say what the healthcheck itself answers.
+            let stuck = healthcheck_failing(docker, &snap, &app.stack, since);
+            if let Some(h) = &stuck {
+                why = format!("{why}; service {}: {}", h.service, h.reason);
+            }
+            let logs = last_logs(docker, stuck.as_ref().and_then(|h| h.container.as_deref()));
             return Ok(Verdict {
                 ok: false,
                 reason: format!("timed out after {} s: {why}", timeout.as_secs()),
-                service: None,
-                logs: vec![],
+                service: stuck.map(|h| h.service),
+                logs,
                 elapsed_ms: elapsed(),
             });
         }

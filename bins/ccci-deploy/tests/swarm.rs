@@ -259,6 +259,46 @@ fn crash_looping_upgrade_is_red_at_once_and_names_the_rollback() {
     );
     // Far below the timeout: the failure, not the clock, ended the wait.
     assert!(took < Duration::from_secs(60), "took {took:?}");
+    // `status` tells what runs, not what was last asked for.
+    let st = w.deploy(&["--json", "status", &id]);
+    st.assert_code(0);
+    let st = st.json();
+    assert_eq!(st["app"]["deployed"]["ref"], "0.3.0+1.2", "{st}");
+    assert_eq!(st["running_version"], "0.2.0+1.1", "{st}");
+    assert!(
+        st["running"]
+            .as_str()
+            .unwrap()
+            .contains("not the ref last deployed"),
+        "{st}"
+    );
+    let text = w.deploy(&["status", &id]);
+    assert!(
+        text.stdout
+            .contains("running  version 0.2.0+1.1, not the ref"),
+        "{}",
+        text.stdout
+    );
+    w.teardown_clean(&id);
+}
+
+#[test]
+fn a_first_deploy_without_ref_deploys_the_install_ref() {
+    let w = World::new("installref");
+    let id = w.new_app("0.2.0+1.1", &["--install-ref", "0.1.0+1.0"]);
+    w.deploy_wait(&id, 0);
+    let st = w.deploy(&["--json", "status", &id]);
+    st.assert_code(0);
+    let st = st.json();
+    assert_eq!(st["app"]["deployed"]["ref"], "0.1.0+1.0", "{st}");
+    assert_eq!(st["running_version"], "0.1.0+1.0", "{st}");
+    assert_eq!(st["running"], "version 0.1.0+1.0", "{st}");
+    // The request still names the ref under test, which an upgrade then deploys.
+    let req: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(w.run_dir(&id).join("request.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(req["ref"], "0.2.0+1.1");
     w.teardown_clean(&id);
 }
 
@@ -370,6 +410,39 @@ fn never_healthy_is_red_and_slow_start_is_green() {
     r.assert_code(0);
     assert!(r.json()["elapsed_ms"].as_u64().unwrap() >= 8000);
     w.teardown_clean(&slow);
+}
+
+#[test]
+fn a_healthcheck_failing_within_its_start_period_times_out_with_its_output() {
+    let w = World::new("hc-start");
+    // The healthcheck fails, but inside a start period longer than the timeout
+    // swarm never fails the task: only the timeout ends the wait.
+    w.repo.edit(
+        "compose.yml",
+        "\"http://127.0.0.1:8080/\"",
+        "\"http://127.0.0.1:8080/nope\"",
+    );
+    w.repo.edit(
+        "compose.yml",
+        "start_period: 5s\n    deploy:\n      update_config",
+        "start_period: 600s\n    deploy:\n      update_config",
+    );
+    w.repo.release("0.3.0+1.1");
+    let id = w.new_app("0.3.0+1.1", &["--timeout", "12"]);
+    let r = w.deploy(&["--json", "deploy", "--wait", &id]);
+    r.assert_code(1);
+    let v = r.json();
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("timed out after 12 s: app 0/1 (starting)"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("service app: its healthcheck fails (") && reason.contains("404"),
+        "the verdict must carry the healthcheck's own output: {reason}"
+    );
+    assert_eq!(v["service"], "app", "{v}");
+    w.teardown_clean(&id);
 }
 
 #[test]
