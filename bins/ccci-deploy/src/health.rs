@@ -124,6 +124,14 @@ impl Probe {
             )));
         };
         let port = port(h, svc)?;
+        // Say so plainly rather than as a name that does not resolve.
+        if !snap
+            .tasks
+            .iter()
+            .any(|t| t["ServiceID"] == svc["ID"] && t["Status"]["State"] == "running")
+        {
+            return Ok(Err(format!("no task of {} is running", h.service)));
+        }
         let Some(probe) = self.container(app, snap) else {
             return Ok(Err("the probe service has no running container yet".into()));
         };

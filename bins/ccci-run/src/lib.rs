@@ -109,6 +109,9 @@ struct Runner<'a> {
     app_created: bool,
     /// Install or upgrade converged at some point: there is an app to test.
     converged: bool,
+    /// Why the app cannot be tested, in words that are true for this run (set
+    /// when a failed upgrade left nothing serving).
+    not_serving: Option<String>,
     abort: Option<Abort>,
     /// Wall time spent in children (tools that drive Docker, hooks, tests).
     child_time: Duration,
@@ -223,6 +226,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         deps: vec![],
         app_created: false,
         converged: false,
+        not_serving: None,
         abort: None,
         child_time: Duration::ZERO,
     };
@@ -372,12 +376,14 @@ impl Runner<'_> {
             }
             let t0 = Instant::now();
             if !self.converged {
-                let why = if self.app_created {
-                    "no healthy app: neither install nor upgrade converged"
-                } else {
-                    "no app: it could not be created"
+                let why = match &self.not_serving {
+                    Some(why) => why.clone(),
+                    None if self.app_created => {
+                        "no healthy app: neither install nor upgrade converged".into()
+                    }
+                    None => "no app: it could not be created".into(),
                 };
-                self.push(name, Status::Skip, why.into(), t0, vec![]);
+                self.push(name, Status::Skip, why, t0, vec![]);
                 continue;
             }
             let (hook, tests) = self.steps(name)?;
@@ -641,12 +647,30 @@ impl Runner<'_> {
         if !self.check_tool("ccci-deploy", &o) {
             return Ok("could not wait for the app to settle".into());
         }
-        self.converged = self.converged && o.ok();
-        Ok(if o.ok() {
-            format!("the app settled back: {}", o.verdict())
-        } else {
-            format!("the app did not settle: {}", o.verdict())
-        })
+        if o.ok() {
+            return Ok(format!("the app settled back: {}", o.verdict()));
+        }
+        // Swarm may keep an update paused with the old task still serving
+        // (start-first): what counts for the tiers above is whether the app
+        // answers, so ask it once.
+        let waited = o.verdict();
+        let id = self.run.id.clone();
+        let probe = self.tool("ccci-deploy", &["probe".into(), id], "logs/upgrade.log")?;
+        if !self.check_tool("ccci-deploy", &probe) {
+            return Ok("could not probe the app after the failed upgrade".into());
+        }
+        if probe.ok() {
+            return Ok(format!(
+                "the app did not settle ({waited}) but serves: {}",
+                probe.verdict()
+            ));
+        }
+        self.converged = false;
+        self.not_serving = Some(format!(
+            "the app does not serve after the failed upgrade: {}",
+            probe.verdict()
+        ));
+        Ok(format!("the app did not settle: {waited}"))
     }
 
     /// The run's context for hooks and tests, from the app the deploy tool made.

@@ -218,3 +218,106 @@ fn a_dependency_whose_tests_all_skip_keeps_the_run_from_green() {
     assert!(leftovers("deps").is_empty());
     assert!(leftovers("deps-dep-demo").is_empty());
 }
+
+#[test]
+fn a_recipe_without_marker_hooks_runs_every_tier() {
+    let w = World::new("run-nohooks");
+    std::fs::write(
+        w.recipes.join("demo/recipe.json"),
+        r#"{"schema": 1, "enrolled": true, "health": {"kind": "http", "service": "app"}}"#,
+    )
+    .unwrap();
+    // The demo as released: its db is backed up only as a dump, which no file
+    // marker can sit in, so with no marker hook its restore is not provable.
+    let r = w.run("nohooks", "0.2.0+1.1", &[]);
+    r.assert_code(1);
+    let res = w.results("nohooks");
+    assert_valid(&res);
+    assert_eq!(
+        statuses(&res),
+        ["pass", "pass", "pass", "fail", "pass", "pass"],
+        "{res:#}"
+    );
+    let restore = tier(&res, "restore")["summary"].as_str().unwrap();
+    assert!(restore.contains("not provable"), "{restore}");
+    assert!(!restore.contains("no backup labels"), "{restore}");
+    // Backup and restore are one rung (L3): the run stops at L2.
+    assert_eq!(res["level"], 2);
+
+    // Backed up only where file markers prove it: green, with no hooks at all.
+    w.repo.edit(
+        "compose.yml",
+        "      labels:\n        backupbot.backup: \"true\"\n",
+        "      labels:\n",
+    );
+    w.repo.release("0.3.0+1.1");
+    let r = w.run("nohooks-green", "0.3.0+1.1", &[]);
+    r.assert_code(0);
+    let res = w.results("nohooks-green");
+    assert_eq!(statuses(&res), ["pass"; 6], "{res:#}");
+    assert_eq!(res["level"], 5);
+    assert!(leftovers("nohooks").is_empty());
+    assert!(leftovers("nohooks-green").is_empty());
+}
+
+#[test]
+fn a_paused_upgrade_says_what_is_true_and_tests_an_app_that_still_serves() {
+    let w = World::new("run-paused");
+    w.repo.edit(
+        "compose.yml",
+        "failure_action: rollback",
+        "failure_action: pause",
+    );
+    w.repo.release("0.2.1+1.1");
+    w.repo
+        .edit_config("app.sh", "exec httpd", "exit 4; exec httpd");
+    w.repo.release("0.3.0+1.2");
+    // stop-first: the old task is gone and the new one never starts.
+    let r = w.run("paused", "0.3.0+1.2", &[]);
+    r.assert_code(1);
+    let res = w.results("paused");
+    assert_valid(&res);
+    assert_eq!(
+        statuses(&res),
+        ["pass", "fail", "skip", "skip", "skip", "pass"],
+        "{res:#}"
+    );
+    let up = tier(&res, "upgrade")["summary"].as_str().unwrap();
+    assert!(up.contains("update paused"), "{up}");
+    for t in ["backup", "restore", "custom"] {
+        let why = tier(&res, t)["summary"].as_str().unwrap();
+        assert!(
+            why.contains("the app does not serve after the failed upgrade")
+                && why.contains("no task of app is running"),
+            "{t}: {why}"
+        );
+        assert!(!why.contains("neither install nor upgrade"), "{t}: {why}");
+    }
+    assert!(leftovers("paused").is_empty());
+
+    // start-first: swarm pauses with the old task still serving, so the tiers
+    // above test it.
+    w.repo
+        .edit("compose.yml", "order: stop-first", "order: start-first");
+    w.repo
+        .edit_config("app.sh", "exit 4; exec httpd", "exec httpd");
+    w.repo.release("0.3.1+1.2");
+    w.repo
+        .edit_config("app.sh", "exec httpd", "exit 4; exec httpd");
+    w.repo.release("0.3.2+1.2");
+    let r = w.run("paused-serving", "0.3.2+1.2", &[]);
+    r.assert_code(1);
+    let res = w.results("paused-serving");
+    // The restore's own health wait still sees the paused update's task
+    // failing, and says so: the app is tested, not declared healthy.
+    assert_eq!(
+        statuses(&res),
+        ["pass", "fail", "pass", "fail", "pass", "pass"],
+        "{res:#}"
+    );
+    let up = tier(&res, "upgrade")["summary"].as_str().unwrap();
+    assert!(up.contains("but serves"), "{up}");
+    let restore = tier(&res, "restore")["summary"].as_str().unwrap();
+    assert!(restore.contains("non-zero exit (4)"), "{restore}");
+    assert!(leftovers("paused-serving").is_empty());
+}
