@@ -77,6 +77,11 @@ pub struct App {
     pub secret_hook: Option<String>,
     /// Number of `deploy` calls so far (a run deploys one app; upgrades redeploy it).
     pub deploys: u32,
+    /// The ref the app is created at (`new --install-ref`, else `--ref`): what a
+    /// first `deploy` without `--ref` deploys. `None` in app.json files written
+    /// before it was recorded; then the request's ref.
+    #[serde(default)]
+    pub install_ref: Option<String>,
     pub deployed: Option<Deployed>,
     /// Unix milliseconds just before the last `docker stack deploy`: swarm events
     /// older than this belong to earlier deploys.
@@ -117,15 +122,26 @@ impl App {
 const MAX_STACK: usize = 45;
 
 /// The per-run domain: `<recipe>-<hash>.<base>`, where the hash covers recipe, PR,
-/// ref and run id: the same inputs give the same name, two runs never collide.
+/// ref, run id and the ccci instance: the same inputs give the same name, two
+/// runs never collide. The instance is in it because run ids are only unique
+/// within one state dir (`--run-id` is given by hand or by a runner), and two
+/// ccci hosts sharing a swarm must never be handed the same stack.
 /// The unique part comes first so abra's 45-character cut of the stack name can
 /// never remove it.
-pub fn domain_for(recipe: &str, pr: Option<u64>, r#ref: &str, run_id: &str, base: &str) -> String {
+pub fn domain_for(
+    recipe: &str,
+    pr: Option<u64>,
+    r#ref: &str,
+    run_id: &str,
+    instance: &str,
+    base: &str,
+) -> String {
     let h = ids::fnv1a(&[
         recipe,
         &pr.map(|p| p.to_string()).unwrap_or_default(),
         r#ref,
         run_id,
+        instance,
     ]);
     let slug: String = recipe
         .chars()
@@ -162,11 +178,42 @@ mod tests {
 
     #[test]
     fn domain_is_deterministic_and_unique_per_run() {
-        let a = domain_for("demo", Some(3), "main", "r1", "ci.localhost");
-        assert_eq!(a, domain_for("demo", Some(3), "main", "r1", "ci.localhost"));
-        assert_ne!(a, domain_for("demo", Some(3), "main", "r2", "ci.localhost"));
-        assert_ne!(a, domain_for("demo", Some(4), "main", "r1", "ci.localhost"));
+        let a = domain_for("demo", Some(3), "main", "r1", "i1", "ci.localhost");
+        assert_eq!(
+            a,
+            domain_for("demo", Some(3), "main", "r1", "i1", "ci.localhost")
+        );
+        assert_ne!(
+            a,
+            domain_for("demo", Some(3), "main", "r2", "i1", "ci.localhost")
+        );
+        assert_ne!(
+            a,
+            domain_for("demo", Some(4), "main", "r1", "i1", "ci.localhost")
+        );
         assert!(a.starts_with("demo-") && a.ends_with(".ci.localhost"));
+    }
+
+    #[test]
+    fn two_instances_with_the_same_run_id_get_different_domains() {
+        let a = domain_for(
+            "demo",
+            None,
+            "0.1.0+1.0",
+            "r1",
+            "0123456789ab",
+            "ci.localhost",
+        );
+        let b = domain_for(
+            "demo",
+            None,
+            "0.1.0+1.0",
+            "r1",
+            "ba9876543210",
+            "ci.localhost",
+        );
+        assert_ne!(a, b);
+        assert_ne!(stack_for(&a), stack_for(&b));
     }
 
     #[test]

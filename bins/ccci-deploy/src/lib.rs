@@ -4,6 +4,7 @@
 pub mod app;
 pub mod converge;
 pub mod health;
+pub mod ownership;
 pub mod recipe;
 pub mod secrets;
 pub mod teardown;
@@ -324,7 +325,14 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     };
     let sample = recipe::checkout(&run, &install)?;
 
-    let domain = app::domain_for(&a.recipe, a.pr, &a.r#ref, &run_id, &ctx.cfg.base_domain);
+    let domain = app::domain_for(
+        &a.recipe,
+        a.pr,
+        &a.r#ref,
+        &run_id,
+        &instance,
+        &ctx.cfg.base_domain,
+    );
     let stack = app::stack_for(&domain);
     let mut health = Health::default();
     apply_health(&mut health, &a.health);
@@ -343,6 +351,7 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
                 .unwrap_or(h)
         }),
         deploys: 0,
+        install_ref: Some(install.r#ref.clone()),
         deployed: None,
         deploy_started_ms: 0,
     };
@@ -361,6 +370,19 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         },
     )?;
     app.save(&run)?;
+    // Before anything is created on docker: secrets and warm volumes made under
+    // a name someone else's stack already uses would be mixed into that stack,
+    // and ours would later be torn down along with theirs. (app.json is kept, so
+    // the refused run can still be inspected and torn down.)
+    if let Err(e) = ownership::refuse_foreign(&ctx.docker, &app) {
+        if exit::code_of(&e) == exit::NO {
+            run.ledger(
+                "new-refused",
+                json!({"reason": ccci_core::cli::one_line(&e)}),
+            )?;
+        }
+        return Err(e);
+    }
 
     let warm = if a.from_canonical {
         Some(warm::source(&state_dir, &a.recipe)?)
@@ -443,6 +465,11 @@ fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<rec
         run.write_private("app.env", env.render().as_bytes())?;
     }
     let mut config = recipe::render(&ctx.docker, run, app, &env)?;
+    // Before anything is created: `docker stack deploy` would adopt anything of
+    // the same name in the namespace (rewrite a foreign service with our
+    // labels, mount a foreign volume) and hand it all to our teardown. A
+    // refusal is a red verdict, before the deploy is counted or recorded.
+    ownership::refuse_foreign(&ctx.docker, app)?;
     secrets::ensure(&ctx.docker, app, run, &config, &env)?;
     recipe::label(&mut config, app, &resolved)?;
     health::inject(
@@ -575,9 +602,11 @@ fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
     let mut app = App::load(&run)?;
     let r#ref = match a.r#ref {
         Some(r) => r,
-        None => match &app.deployed {
-            Some(d) => d.r#ref.clone(),
-            None => state::read_json::<Request>(&run.request_path())?.r#ref,
+        // Redeploy what runs; a first deploy is of the ref the app was created at.
+        None => match (&app.deployed, &app.install_ref) {
+            (Some(d), _) => d.r#ref.clone(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => state::read_json::<Request>(&run.request_path())?.r#ref,
         },
     };
     let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref) {
@@ -726,9 +755,16 @@ fn cmd_teardown(ctx: &Ctx, a: TeardownArgs) -> Result<i32> {
         "teardown-start",
         json!({"keep": keep, "release": a.release}),
     )?;
+    // The instance the app's objects were labelled with; a run that died before
+    // its app.json was written can only have been this state dir's.
+    let instance = match &app {
+        Some(a) => a.instance.clone(),
+        None => ctx.cfg.instance_id()?,
+    };
     let report = teardown::teardown(
         &ctx.docker,
         &run.id,
+        &instance,
         app.as_ref().map(|a| a.stack.as_str()),
         Duration::from_secs(60),
         keep,
@@ -765,26 +801,42 @@ fn cmd_teardown(ctx: &Ctx, a: TeardownArgs) -> Result<i32> {
 fn report_teardown(ctx: &Ctx, run_id: &str, r: &teardown::Report) -> i32 {
     if ctx.json {
         print_json(
-            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "kept": r.kept, "elapsed_ms": r.elapsed_ms}),
-        );
-    } else if r.leftovers.is_empty() {
-        let kept = if r.kept.is_empty() {
-            String::new()
-        } else {
-            format!(" but the {} retained volumes and secrets", r.kept.len())
-        };
-        println!(
-            "clean: run {run_id}: removed {} objects in {:.1} s, nothing left{kept}",
-            r.removed,
-            r.elapsed_ms as f64 / 1000.0
+            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "kept": r.kept, "foreign": r.foreign, "elapsed_ms": r.elapsed_ms}),
         );
     } else {
-        println!(
-            "red: run {run_id}: {} objects left behind:",
-            r.leftovers.len()
-        );
-        for o in &r.leftovers {
-            println!("  {} {} ({})", o.kind, o.name, o.id);
+        // Foreign objects do not make a teardown red (they were never ours to
+        // remove), but the verdict line says they are there, and each gets a
+        // line saying whose it is.
+        let foreign = if r.foreign.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} objects in its stack namespace are not this run's and were left alone",
+                r.foreign.len()
+            )
+        };
+        if r.leftovers.is_empty() {
+            let kept = if r.kept.is_empty() {
+                String::new()
+            } else {
+                format!(" but the {} retained volumes and secrets", r.kept.len())
+            };
+            println!(
+                "clean: run {run_id}: removed {} objects in {:.1} s, nothing left{kept}{foreign}",
+                r.removed,
+                r.elapsed_ms as f64 / 1000.0
+            );
+        } else {
+            println!(
+                "red: run {run_id}: {} objects left behind{foreign}:",
+                r.leftovers.len()
+            );
+            for o in &r.leftovers {
+                println!("  {} {} ({})", o.kind, o.name, o.id);
+            }
+        }
+        for f in &r.foreign {
+            println!("left: {} {}: not this run's ({})", f.kind, f.name, f.owner);
         }
     }
     if r.leftovers.is_empty() {
@@ -829,6 +881,7 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
             id: run_id.clone(),
             path: dir.clone(),
         };
+        let mut foreign: Vec<ownership::ForeignObject> = vec![];
         let verdict = if canonical {
             "kept: canonical app".to_string()
         } else if dir.is_dir() && state::Lock::is_held(&run.lock_path())? {
@@ -860,9 +913,12 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
             } else {
                 &[]
             };
+            // The runs were found by this instance's label, so this instance
+            // is whose objects the reaper may remove.
             let r = teardown::teardown(
                 &ctx.docker,
                 &run_id,
+                &instance,
                 stack.as_deref(),
                 Duration::from_secs(60),
                 keep,
@@ -870,8 +926,15 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
             if dir.is_dir() {
                 let _ = run.ledger("reap", serde_json::to_value(&r)?);
             }
+            // What the reaper found in the run's namespace but left alone.
+            let left: String = r
+                .foreign
+                .iter()
+                .map(|f| format!("; left {} {}: not this run's ({})", f.kind, f.name, f.owner))
+                .collect();
+            foreign = r.foreign;
             if r.leftovers.is_empty() {
-                format!("reaped: {} objects", r.removed)
+                format!("reaped: {} objects{left}", r.removed)
             } else {
                 code = exit::NO;
                 let names: Vec<String> = r
@@ -879,10 +942,10 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
                     .iter()
                     .map(|o| format!("{} {}", o.kind, o.name))
                     .collect();
-                format!("red: leftovers: {}", names.join(", "))
+                format!("red: leftovers: {}{left}", names.join(", "))
             }
         };
-        results.push(json!({"run_id": run_id, "verdict": verdict}));
+        results.push(json!({"run_id": run_id, "verdict": verdict, "foreign": foreign}));
     }
     if ctx.json {
         print_json(&json!({"runs": results}));
@@ -954,10 +1017,39 @@ fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
     let pending = converge::pending(&snap, &app.stack, since, 1);
     let failure = converge::failure(&snap, &app.stack, since)
         .map(|f| format!("service {}: {}", f.service, f.reason));
+    // What runs is what the app service's labels say now, which after a
+    // rollback is not what was last asked for.
+    let running = match &app.deployed {
+        Some(_) if !snap.services.is_empty() => Some(running_identity(ctx, &app)?),
+        _ => None,
+    };
+    let running_text = running.as_ref().map(|(version, chaos)| {
+        let what = if chaos.is_empty() {
+            format!(
+                "version {}",
+                if version.is_empty() { "none" } else { version }
+            )
+        } else {
+            format!("chaos-version {chaos}")
+        };
+        let asked = app
+            .deployed
+            .as_ref()
+            .map(|d| runs_ref(version, chaos, &d.sha, d.tag.as_deref()))
+            .unwrap_or(true);
+        if asked {
+            what
+        } else {
+            format!("{what}, not the ref last deployed (rolled back or paused)")
+        }
+    });
     if ctx.json {
-        print_json(
-            &json!({"app": app, "services": snap.services.len(), "pending": pending, "failure": failure}),
-        );
+        print_json(&json!({
+            "app": app, "services": snap.services.len(), "pending": pending, "failure": failure,
+            "running_version": running.as_ref().map(|r| &r.0),
+            "running_chaos_version": running.as_ref().map(|r| &r.1),
+            "running": running_text,
+        }));
     } else {
         println!("run      {}", app.run_id);
         println!("recipe   {}", app.recipe);
@@ -965,6 +1057,9 @@ fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
         println!("stack    {}", app.stack);
         if let Some(d) = &app.deployed {
             println!("deployed {} ({}) at {}", d.r#ref, d.sha, d.at);
+        }
+        if let Some(r) = &running_text {
+            println!("running  {r}");
         }
         println!("services {}", snap.services.len());
         for p in &pending {

@@ -1,8 +1,11 @@
 //! Teardown and the reaper. Everything ccci creates carries `ccci.run=<run-id>`
-//! (and docker's stack namespace label); teardown removes both sets, then asks
-//! Docker again: anything still there is a leftover and a failure, never ignored.
+//! and `ccci.instance=<instance>`; teardown removes exactly those objects, then
+//! asks Docker again: anything of ours still there is a leftover and a failure,
+//! never ignored. Objects in the run's stack namespace without both labels are
+//! someone else's (see `ownership`): never removed, reported as left.
 
-use crate::app::{LABEL_CANONICAL, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
+use crate::app::{LABEL_CANONICAL, LABEL_INSTANCE, LABEL_RUN};
+use crate::ownership::{self, ForeignObject};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use serde::Serialize;
@@ -27,7 +30,7 @@ pub struct Object {
     pub name: String,
 }
 
-fn list_cmd(kind: &str) -> Vec<&'static str> {
+pub(crate) fn list_cmd(kind: &str) -> Vec<&'static str> {
     match kind {
         "container" => vec!["ps", "-a", "-q", "--no-trunc"],
         "service" => vec!["service", "ls", "-q"],
@@ -48,7 +51,7 @@ pub fn ids(docker: &Docker, kind: &str, label: &str) -> Result<Vec<String>> {
     docker.lines(&args)
 }
 
-fn name_of(kind: &str, v: &Value) -> String {
+pub(crate) fn name_of(kind: &str, v: &Value) -> String {
     let n = match kind {
         "service" | "secret" | "config" => &v["Spec"]["Name"],
         _ => &v["Name"],
@@ -56,7 +59,7 @@ fn name_of(kind: &str, v: &Value) -> String {
     n.as_str().unwrap_or("").trim_start_matches('/').to_string()
 }
 
-fn labels_of<'a>(kind: &str, v: &'a Value) -> &'a Value {
+pub(crate) fn labels_of<'a>(kind: &str, v: &'a Value) -> &'a Value {
     match kind {
         "service" | "secret" | "config" => &v["Spec"]["Labels"],
         "container" => &v["Config"]["Labels"],
@@ -77,7 +80,7 @@ fn inspect_kind(kind: &str) -> &'static str {
 
 /// Inspect objects; when the batch fails (one vanished meanwhile, which is normal
 /// while runs tear down) inspect them one by one, so no object's labels are lost.
-fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Value> {
+pub(crate) fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Value> {
     match docker.inspect(inspect_kind(kind), ids) {
         Ok(v) => v,
         Err(_) => ids
@@ -92,38 +95,35 @@ fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Value> {
     }
 }
 
-/// Every object of one run: those labelled with the run, plus those docker put in
-/// the run's stack namespace.
-pub fn objects(docker: &Docker, run_id: &str, stack: Option<&str>) -> Result<Vec<Object>> {
-    let mut out: Vec<Object> = vec![];
+/// A run's objects: ours (labelled with the run and the instance, in its stack
+/// namespace or not), and the foreign ones found in its namespace, which are
+/// only ever reported. Canonical objects are neither: a run's teardown never
+/// touches a canonical app's, and they are not news worth reporting.
+pub fn objects(
+    docker: &Docker,
+    run_id: &str,
+    instance: &str,
+    stack: Option<&str>,
+) -> Result<(Vec<Object>, Vec<ForeignObject>)> {
+    let mut ours = vec![];
+    let mut foreign = vec![];
     for kind in KINDS {
-        let mut ids_ = ids(docker, kind, &format!("{LABEL_RUN}={run_id}"))?;
-        if let Some(stack) = stack {
-            for id in ids(docker, kind, &format!("{LABEL_NAMESPACE}={stack}"))? {
-                if !ids_.contains(&id) {
-                    ids_.push(id);
-                }
-            }
-        }
-        let infos = inspect_all(docker, kind, &ids_);
-        for id in ids_ {
-            let info = infos.iter().find(|v| {
-                v["ID"].as_str().or(v["Id"].as_str()) == Some(id.as_str())
-                    || v["Name"].as_str() == Some(id.as_str())
-            });
-            // A canonical app's objects are never removed by a run's teardown.
-            if info.is_some_and(|v| labels_of(kind, v).get(LABEL_CANONICAL).is_some()) {
+        for f in ownership::scan(docker, kind, stack, Some((run_id, instance)))? {
+            if f.canonical {
                 continue;
             }
-            let name = info.map(|v| name_of(kind, v)).unwrap_or_else(|| id.clone());
-            out.push(Object {
-                kind: kind.into(),
-                id,
-                name,
-            });
+            if f.is_ours(run_id, instance) {
+                ours.push(Object {
+                    kind: f.kind,
+                    id: f.id,
+                    name: f.name,
+                });
+            } else {
+                foreign.push(f.foreign());
+            }
         }
     }
-    Ok(out)
+    Ok((ours, foreign))
 }
 
 fn remove(docker: &Docker, kind: &str, ids: &[String]) {
@@ -150,6 +150,8 @@ pub struct Report {
     pub leftovers: Vec<Object>,
     /// Objects deliberately kept (retained volumes and secrets).
     pub kept: Vec<Object>,
+    /// Objects in the run's stack namespace that are not this run's: left alone.
+    pub foreign: Vec<ForeignObject>,
     pub elapsed_ms: u128,
 }
 
@@ -162,6 +164,7 @@ pub const RETAINED_KINDS: [&str; 2] = ["volume", "secret"];
 pub fn teardown(
     docker: &Docker,
     run_id: &str,
+    instance: &str,
     stack: Option<&str>,
     patience: Duration,
     keep: &[&str],
@@ -171,10 +174,11 @@ pub fn teardown(
         all.into_iter()
             .partition(|o| !keep.contains(&o.kind.as_str()))
     };
-    let (initial, _) = split(objects(docker, run_id, stack)?);
+    let (initial, _) = split(objects(docker, run_id, instance, stack)?.0);
     let removed = initial.len();
     let mut current = initial;
     let mut kept;
+    let mut foreign;
     loop {
         for kind in KINDS.iter().filter(|k| !keep.contains(k)) {
             let kind = *kind;
@@ -187,11 +191,13 @@ pub fn teardown(
             // stop grace period: nothing of a torn-down run is worth waiting for.
             remove(docker, kind, &ids);
             if kind == "service" && !ids.is_empty() {
-                let c = objects_of(docker, "container", run_id, stack)?;
+                let c = objects_of(docker, "container", run_id, instance)?;
                 remove(docker, "container", &c);
             }
         }
-        (current, kept) = split(objects(docker, run_id, stack)?);
+        let (ours, f) = objects(docker, run_id, instance, stack)?;
+        (current, kept) = split(ours);
+        foreign = f;
         if current.is_empty() || start.elapsed() >= patience {
             break;
         }
@@ -201,25 +207,20 @@ pub fn teardown(
         removed,
         leftovers: current,
         kept,
+        foreign,
         elapsed_ms: start.elapsed().as_millis(),
     })
 }
 
-fn objects_of(
-    docker: &Docker,
-    kind: &str,
-    run_id: &str,
-    stack: Option<&str>,
-) -> Result<Vec<String>> {
-    let mut v = ids(docker, kind, &format!("{LABEL_RUN}={run_id}"))?;
-    if let Some(stack) = stack {
-        for id in ids(docker, kind, &format!("{LABEL_NAMESPACE}={stack}"))? {
-            if !v.contains(&id) {
-                v.push(id);
-            }
-        }
-    }
-    Ok(v)
+/// Ids of objects of `kind` labelled with both the run and the instance.
+fn objects_of(docker: &Docker, kind: &str, run_id: &str, instance: &str) -> Result<Vec<String>> {
+    Ok(
+        ownership::scan(docker, kind, None, Some((run_id, instance)))?
+            .into_iter()
+            .filter(|f| !f.canonical)
+            .map(|f| f.id)
+            .collect(),
+    )
 }
 
 /// Run ids found on docker objects of this ccci instance, with whether any of
