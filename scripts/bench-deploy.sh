@@ -59,6 +59,22 @@ bare_deploy() {
     elapsed "$t0" "$t1"
 }
 
+# The bare stack is not ccci's (its services carry no run labels), so ccci's
+# teardown rightly leaves it: remove it the way its deployer would.
+bare_remove() {
+    local stack
+    stack=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['stack'])" "$CCCI_STATE_DIR/runs/$1/app.json")
+    docker stack rm "$stack" >/dev/null
+    for _ in $(seq 1 150); do
+        if [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] &&
+            [ -z "$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")" ]; then
+            break
+        fi
+        sleep 0.2
+    done
+    docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm -f >/dev/null
+}
+
 ccci_times=() bare_times=() teardown_times=()
 for i in $(seq 1 "$rounds"); do
     run=$("$deploy" new --recipe demo --repo "$work/demo" --ref 0.2.0+1.1 2>/dev/null)
@@ -73,6 +89,7 @@ for i in $(seq 1 "$rounds"); do
 
     run=$("$deploy" new --recipe demo --repo "$work/demo" --ref 0.2.0+1.1 2>/dev/null)
     bare_times+=("$(bare_deploy "$run")")
+    bare_remove "$run"
     "$deploy" teardown "$run" >/dev/null
     echo "round $i: ccci ${ccci_times[-1]} s, bare ${bare_times[-1]} s, teardown ${teardown_times[-1]} s" >&2
 done

@@ -165,6 +165,9 @@ pub const NAMESPACE_KINDS: [&str; 5] = ["service", "network", "secret", "config"
 
 /// Objects in the app's stack namespace that ccci did not create for this run.
 pub fn foreign_in_stack(docker: &Docker, app: &App) -> Result<Vec<Found>> {
+    if let Some(api) = docker.api() {
+        return foreign_via_api(&api, app);
+    }
     let mut out = vec![];
     for kind in NAMESPACE_KINDS {
         out.extend(
@@ -172,6 +175,42 @@ pub fn foreign_in_stack(docker: &Docker, app: &App) -> Result<Vec<Found>> {
                 .into_iter()
                 .filter(|f| !f.is_ours(&app.run_id, &app.instance)),
         );
+    }
+    Ok(out)
+}
+
+/// The same question through the Engine API on the local socket: five list
+/// requests that carry every label, instead of fifteen `docker` processes. It is
+/// asked before every deploy, where its time counts against the deploy.
+fn foreign_via_api(api: &ccci_core::docker_api::Api, app: &App) -> Result<Vec<Found>> {
+    let prefix = format!("{}_", app.stack);
+    let mut out = vec![];
+    for kind in NAMESPACE_KINDS {
+        let list = match kind {
+            "volume" => api.get("/volumes")?["Volumes"].clone(),
+            _ => api.get(&format!("/{kind}s"))?,
+        };
+        for v in list.as_array().into_iter().flatten() {
+            let labels = labels_of(kind, v);
+            let f = Found {
+                kind: kind.into(),
+                name: name_of(kind, v),
+                id: v["ID"]
+                    .as_str()
+                    .or(v["Id"].as_str())
+                    .or(v["Name"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                run: label(labels, LABEL_RUN),
+                instance: label(labels, LABEL_INSTANCE),
+                canonical: labels.get(LABEL_CANONICAL).is_some(),
+            };
+            let in_stack = label(labels, LABEL_NAMESPACE).as_deref() == Some(app.stack.as_str())
+                || f.name.starts_with(&prefix);
+            if in_stack && !f.is_ours(&app.run_id, &app.instance) {
+                out.push(f);
+            }
+        }
     }
     Ok(out)
 }
