@@ -708,3 +708,32 @@ fn recipes_dir_without_generic_is_refused() {
     refused(&r, &[&empty_s, "_generic/"]);
     refused(&w.discover_env(&["list"], &env), &[&empty_s, "_generic/"]);
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_is_no_error() {
+    let w = World::with_real_demo("pipe");
+    let repo = w.repo_path();
+    // The reader (`true`) is gone before the plan is printed: every write of
+    // the plan meets a closed pipe, as under `| head -1` with a long plan.
+    let script = format!(
+        "{{ sleep 0.3; \"$0\" --json plan --recipe demo --repo \"$1\" --ref 0.2.0+1.1; echo \"rc=$?\" >&3; }} 3>&2 2>\"$2\" | true",
+    );
+    let err = w.scratch.join("stderr");
+    let env = w.env();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg(common::bin())
+        .arg(&repo)
+        .arg(&err)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let rc = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(rc.trim(), "rc=0", "{rc}");
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        stderr.is_empty(),
+        "a closed pipe is not worth a word: {stderr}"
+    );
+}

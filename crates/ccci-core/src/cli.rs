@@ -20,16 +20,45 @@ pub fn main<A: clap::Parser>(run: fn(A) -> anyhow::Result<i32>) -> ExitCode {
         })
         .unwrap_or_else(|| "ccci".into());
     crate::log::init(&tool);
-    let code = match run(args) {
-        Ok(c) => c,
-        Err(e) => {
+    // A panic is a bug in ccci (70), said in one line; a reader that closed our
+    // stdout (`... | head -1`) wanted no more, which is no error at all. Rust
+    // ignores SIGPIPE, so the closed pipe surfaces as a panic in `println!`.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = panic_message(info.payload());
+        if is_broken_pipe(&msg) {
+            return;
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        crate::log::error(&format!("bug: panic: {msg}{at}"));
+    }));
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args))) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             let code = exit::code_of(&e);
             let msg = crate::redact::global().apply(&one_line(&e));
             crate::log::error(&msg);
             code
         }
+        Err(payload) if is_broken_pipe(&panic_message(payload.as_ref())) => exit::OK,
+        Err(_) => exit::BUG,
     };
     ExitCode::from(u8::try_from(code).unwrap_or(exit::BUG as u8))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// How std words a write to a closed stdout or stderr pipe.
+fn is_broken_pipe(msg: &str) -> bool {
+    msg.contains("Broken pipe") || msg.contains("os error 32")
 }
 
 /// Another ccci tool: the one installed next to this executable, else on `PATH`.
