@@ -103,7 +103,16 @@ fn sigkill_at_random_points_then_reap_leaves_nothing() {
         let after = Duration::from_millis(500 + random_below(24_000));
         let child = spawn(&w, &id, "0.2.0+1.1");
         let sid = child.id();
-        std::thread::sleep(after);
+        if i == 0 {
+            // Once for certain where there is something to reap: right after
+            // the app was deployed (a test that only ever killed too early
+            // would prove nothing about the reaper).
+            wait_for("the install deploy", Duration::from_secs(90), || {
+                ledger_has(&w, &id, "deploy")
+            });
+        } else {
+            std::thread::sleep(after);
+        }
         // Everything in the run's session: the runner, ccci-deploy, tests.
         let st = Command::new("pkill")
             .args(["-KILL", "-s", &sid.to_string()])
@@ -114,6 +123,12 @@ fn sigkill_at_random_points_then_reap_leaves_nothing() {
         let _ = child.wait();
         if !leftovers(&id).is_empty() {
             debris += 1;
+        }
+        if i == 0 {
+            assert!(
+                !leftovers(&id).is_empty(),
+                "{id}: a kill after the deploy left nothing to reap"
+            );
         }
         eprintln!(
             "kill {i} after {after:?}: {} objects left",
