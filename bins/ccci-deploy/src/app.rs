@@ -7,13 +7,10 @@ use serde::{Deserialize, Serialize};
 
 pub const SCHEMA: u32 = 1;
 
-/// Docker labels ccci puts on everything it creates.
-pub const LABEL_RUN: &str = "ccci.run";
-pub const LABEL_INSTANCE: &str = "ccci.instance";
-/// Marks a canonical (long-lived) app, which the reaper never touches.
-pub const LABEL_CANONICAL: &str = "ccci.canonical";
-/// The stack namespace label `docker stack deploy` sets.
-pub const LABEL_NAMESPACE: &str = "com.docker.stack.namespace";
+/// Docker labels ccci puts on everything it creates (named in core).
+pub use ccci_core::labels::{
+    INSTANCE as LABEL_INSTANCE, NAMESPACE as LABEL_NAMESPACE, RUN as LABEL_RUN,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]

@@ -527,7 +527,10 @@ fn timeout_for(run: &RunDir, app: &App, flag: Option<u64>) -> Duration {
         let config: serde_json::Value = serde_norway::from_str(&text).ok()?;
         let labels = ccci_core::compose::deploy_labels(&config["services"]["app"]);
         labels
-            .get(&format!("coop-cloud.{}.timeout", app.stack))?
+            .get(&ccci_core::labels::coop_cloud(
+                &app.stack,
+                ccci_core::labels::coop::TIMEOUT,
+            ))?
             .as_str()?
             .parse()
             .ok()
@@ -659,13 +662,14 @@ fn running_identity(ctx: &Ctx, app: &App) -> Result<(String, String)> {
         .first()
         .map(|s| s["Spec"]["Labels"].clone())
         .unwrap_or_default();
+    use ccci_core::labels::coop;
     let get = |l: &str| {
-        labels[format!("coop-cloud.{}.{l}", app.stack)]
+        labels[ccci_core::labels::coop_cloud(&app.stack, l)]
             .as_str()
             .unwrap_or("")
             .to_string()
     };
-    Ok((get("version"), get("chaos-version")))
+    Ok((get(coop::VERSION), get(coop::CHAOS_VERSION)))
 }
 
 /// After an upgrade: is the running spec really the ref? (chaos-version = the SHA,
@@ -867,9 +871,13 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
     ctx.docker.check_swarm_manager()?;
     let instance = ctx.cfg.instance_id()?;
     let runs = teardown::runs_on_engine(&ctx.docker, &instance)?;
+    // The canonical apps are named in their canonical.json files, the one
+    // record of them; an unreadable one stops the reaper (exit 2) rather than
+    // let it reap a canonical app's data.
+    let canonical = ccci_core::canonical::app_runs(&state_dir)?;
     let mut results = vec![];
     let mut code = exit::OK;
-    for (run_id, canonical) in runs {
+    for run_id in runs {
         // The id comes from a docker label anyone on this engine could set; it
         // must never lead outside the runs directory.
         if !ccci_core::rundir::valid_id(&run_id) {
@@ -882,8 +890,8 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
             path: dir.clone(),
         };
         let mut foreign: Vec<ownership::ForeignObject> = vec![];
-        let verdict = if canonical {
-            "kept: canonical app".to_string()
+        let verdict = if let Some(recipe) = canonical.get(&run_id) {
+            format!("kept: canonical app of {recipe}")
         } else if dir.is_dir() && state::Lock::is_held(&run.lock_path())? {
             "kept: run is alive".to_string()
         } else if dir.is_dir() && last_activity_secs_ago(&run).is_some_and(|s| s < a.grace) {

@@ -10,7 +10,7 @@
 //! stack's secrets (`<stack>_<name>_<version>`) without it, so a name starting
 //! with `<stack>_` counts too.
 
-use crate::app::{App, LABEL_CANONICAL, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
+use crate::app::{App, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
 use crate::teardown::{inspect_all, labels_of, list_cmd, name_of};
 use anyhow::Result;
 use ccci_core::docker::Docker;
@@ -28,8 +28,6 @@ pub struct Found {
     pub run: Option<String>,
     /// Its `ccci.instance` label.
     pub instance: Option<String>,
-    /// Labelled `ccci.canonical`: a canonical app's, which no teardown removes.
-    pub canonical: bool,
 }
 
 impl Found {
@@ -148,7 +146,6 @@ pub fn scan(
             id,
             run: label(labels, LABEL_RUN),
             instance: label(labels, LABEL_INSTANCE),
-            canonical: labels.get(LABEL_CANONICAL).is_some(),
         };
         let mine = ours.is_some_and(|(r, i)| f.is_ours(r, i));
         let in_stack = stack.is_some_and(|s| label(labels, LABEL_NAMESPACE).as_deref() == Some(s))
@@ -203,7 +200,6 @@ fn foreign_via_api(api: &ccci_core::docker_api::Api, app: &App) -> Result<Vec<Fo
                     .to_string(),
                 run: label(labels, LABEL_RUN),
                 instance: label(labels, LABEL_INSTANCE),
-                canonical: labels.get(LABEL_CANONICAL).is_some(),
             };
             let in_stack = label(labels, LABEL_NAMESPACE).as_deref() == Some(app.stack.as_str())
                 || f.name.starts_with(&prefix);
@@ -258,7 +254,6 @@ mod tests {
             name: name.into(),
             run: run.map(String::from),
             instance: instance.map(String::from),
-            canonical: false,
         }
     }
 

@@ -104,18 +104,19 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
             dl.insert(k.clone(), Value::String(v.clone()));
         }
         if name == "app" {
-            let key = |l: &str| format!("coop-cloud.{stack}.{l}");
-            dl.insert(key("recipe"), Value::String(app.recipe.clone()));
+            use ccci_core::labels::coop;
+            let key = |l: &str| ccci_core::labels::coop_cloud(&stack, l);
+            dl.insert(key(coop::RECIPE), Value::String(app.recipe.clone()));
             match &r.tag {
                 Some(tag) => {
-                    dl.insert(key("version"), Value::String(tag.clone()));
-                    dl.insert(key("chaos"), Value::String("false".into()));
-                    dl.remove(&key("chaos-version"));
+                    dl.insert(key(coop::VERSION), Value::String(tag.clone()));
+                    dl.insert(key(coop::CHAOS), Value::String("false".into()));
+                    dl.remove(&key(coop::CHAOS_VERSION));
                 }
                 None => {
                     // abra --chaos keeps the recipe's own version label.
-                    dl.insert(key("chaos"), Value::String("true".into()));
-                    dl.insert(key("chaos-version"), Value::String(r.sha.clone()));
+                    dl.insert(key(coop::CHAOS), Value::String("true".into()));
+                    dl.insert(key(coop::CHAOS_VERSION), Value::String(r.sha.clone()));
                 }
             }
         }

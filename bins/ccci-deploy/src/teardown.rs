@@ -4,13 +4,12 @@
 //! never ignored. Objects in the run's stack namespace without both labels are
 //! someone else's (see `ownership`): never removed, reported as left.
 
-use crate::app::{LABEL_CANONICAL, LABEL_INSTANCE, LABEL_RUN};
+use crate::app::{LABEL_INSTANCE, LABEL_RUN};
 use crate::ownership::{self, ForeignObject};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Kinds in removal order: services first (they hold everything else), volumes last.
@@ -97,8 +96,8 @@ pub(crate) fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Va
 
 /// A run's objects: ours (labelled with the run and the instance, in its stack
 /// namespace or not), and the foreign ones found in its namespace, which are
-/// only ever reported. Canonical objects are neither: a run's teardown never
-/// touches a canonical app's, and they are not news worth reporting.
+/// only ever reported. (A canonical app is a run like any other: its retained
+/// volumes and secrets are kept by `keep`, and the reaper skips it whole.)
 pub fn objects(
     docker: &Docker,
     run_id: &str,
@@ -109,9 +108,6 @@ pub fn objects(
     let mut foreign = vec![];
     for kind in KINDS {
         for f in ownership::scan(docker, kind, stack, Some((run_id, instance)))? {
-            if f.canonical {
-                continue;
-            }
             if f.is_ours(run_id, instance) {
                 ours.push(Object {
                     kind: f.kind,
@@ -217,24 +213,22 @@ fn objects_of(docker: &Docker, kind: &str, run_id: &str, instance: &str) -> Resu
     Ok(
         ownership::scan(docker, kind, None, Some((run_id, instance)))?
             .into_iter()
-            .filter(|f| !f.canonical)
             .map(|f| f.id)
             .collect(),
     )
 }
 
-/// Run ids found on docker objects of this ccci instance, with whether any of
-/// their objects is marked canonical.
-pub fn runs_on_engine(docker: &Docker, instance: &str) -> Result<BTreeMap<String, bool>> {
-    let mut runs: BTreeMap<String, bool> = BTreeMap::new();
+/// Run ids found on docker objects of this ccci instance.
+pub fn runs_on_engine(
+    docker: &Docker,
+    instance: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut runs = std::collections::BTreeSet::new();
     for kind in KINDS {
         let ids_ = ids(docker, kind, &format!("{LABEL_INSTANCE}={instance}"))?;
         for v in inspect_all(docker, kind, &ids_) {
-            let labels = labels_of(kind, &v);
-            if let Some(run) = labels[LABEL_RUN].as_str() {
-                let canonical = labels.get(LABEL_CANONICAL).is_some();
-                let e = runs.entry(run.to_string()).or_insert(false);
-                *e |= canonical;
+            if let Some(run) = labels_of(kind, &v)[LABEL_RUN].as_str() {
+                runs.insert(run.to_string());
             }
         }
     }

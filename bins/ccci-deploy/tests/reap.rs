@@ -126,8 +126,17 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
         .unwrap();
     lock.lock().unwrap();
 
-    // A canonical app's volume of this instance.
+    // A canonical app's volume of this instance: its run is named by the
+    // recipe's canonical.json, and its run directory is gone.
     let instance = std::fs::read_to_string(scratch.join("state/instance-id")).unwrap();
+    let canon = ccci_core::canonical::Canonical::new(
+        "demo",
+        ccci_core::version::Version::parse("0.1.0+1.0").unwrap(),
+        &"a".repeat(40),
+        "canonical-demo",
+        vec![],
+    );
+    ccci_core::canonical::write(&scratch.join("state"), &canon).unwrap();
     let canon_vol = format!("ccci-test-canonical-{}", std::process::id());
     run(
         std::path::Path::new("docker"),
@@ -138,8 +147,6 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
             &format!("ccci.instance={}", instance.trim()),
             "--label",
             "ccci.run=canonical-demo",
-            "--label",
-            "ccci.canonical=demo",
             &canon_vol,
         ],
         &[],
@@ -172,7 +179,7 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
         "the live run was reaped: {v}"
     );
     assert_eq!(
-        docker_objects("label=ccci.canonical=demo")
+        docker_objects("label=ccci.run=canonical-demo")
             .iter()
             .filter(|o| o.contains("volume"))
             .count(),
@@ -190,8 +197,18 @@ fn sigkill_anywhere_then_reap_leaves_nothing_but_live_and_canonical() {
     assert_eq!(verdict("live").as_deref(), Some("kept: run is alive"));
     assert_eq!(
         verdict("canonical-demo").as_deref(),
-        Some("kept: canonical app")
+        Some("kept: canonical app of demo")
     );
+    // A canonical file that cannot be read stops the reaper: reaping without
+    // knowing which app is canonical could delete its data.
+    let cpath = scratch.join("state/canonical/demo/canonical.json");
+    let good = std::fs::read(&cpath).unwrap();
+    std::fs::write(&cpath, "{not json").unwrap();
+    let r = run(&bin(), &["reap", "--grace", "0"], &env);
+    r.assert_code(2);
+    assert!(r.stderr.contains("canonical.json"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    std::fs::write(&cpath, good).unwrap();
 
     // Once its runner is gone, the live run is reapable too.
     drop(lock);

@@ -715,14 +715,12 @@ fn a_reader_that_closes_the_pipe_early_is_no_error() {
     let repo = w.repo_path();
     // The reader (`true`) is gone before the plan is printed: every write of
     // the plan meets a closed pipe, as under `| head -1` with a long plan.
-    let script = format!(
-        "{{ sleep 0.3; \"$0\" --json plan --recipe demo --repo \"$1\" --ref 0.2.0+1.1; echo \"rc=$?\" >&3; }} 3>&2 2>\"$2\" | true",
-    );
+    let script = "{ sleep 0.3; \"$0\" --json plan --recipe demo --repo \"$1\" --ref 0.2.0+1.1; echo \"rc=$?\" >&3; } 3>&2 2>\"$2\" | true";
     let err = w.scratch.join("stderr");
     let env = w.env();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(&script)
+        .arg(script)
         .arg(common::bin())
         .arg(&repo)
         .arg(&err)

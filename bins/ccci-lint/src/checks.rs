@@ -114,7 +114,7 @@ pub fn images_pinned(config: &Value) -> Finding {
 }
 
 pub fn version_label(config: &Value, tag: Option<&str>) -> Finding {
-    let key = format!("coop-cloud.{STACK}.version");
+    let key = ccci_core::labels::coop_cloud(STACK, ccci_core::labels::coop::VERSION);
     let labels = compose::deploy_labels(&config["services"]["app"]);
     let found = labels.get(&key).and_then(Value::as_str);
     match (tag, found) {

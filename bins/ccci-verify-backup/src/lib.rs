@@ -221,7 +221,7 @@ fn services(ctx: &Ctx, stack: &str) -> Result<Vec<Value>> {
         "ls",
         "-q",
         "--filter",
-        &format!("label=com.docker.stack.namespace={stack}"),
+        &format!("label={}={stack}", ccci_core::labels::NAMESPACE),
     ])?;
     if ids.is_empty() {
         return Err(exit::usage(format!("stack {stack} is not deployed")));

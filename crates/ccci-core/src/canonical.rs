@@ -158,6 +158,35 @@ pub fn path(state_dir: &Path, recipe: &str) -> PathBuf {
 
 /// The recipe's canonical record, `None` if it has none yet. Anything else wrong
 /// with the file is exit 2 with a line naming it.
+/// Every canonical app of a state dir: the run holding its data (`app_run`)
+/// and the recipe it is canonical for. The reaper keeps these runs whole, so a
+/// canonical file that cannot be read is an error, never "no canonical app".
+pub fn app_runs(state_dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let root = state_dir.join("canonical");
+    let entries = match std::fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(exit::usage(format!("cannot read {}: {e}", root.display())));
+        }
+    };
+    for e in entries {
+        let e = e?;
+        if !e.file_type()?.is_dir() {
+            continue;
+        }
+        let recipe = e.file_name().to_string_lossy().into_owned();
+        if check_recipe_name(&recipe).is_err() {
+            continue;
+        }
+        if let Some(c) = read(state_dir, &recipe)? {
+            out.insert(c.app_run().to_string(), recipe);
+        }
+    }
+    Ok(out)
+}
+
 pub fn read(state_dir: &Path, recipe: &str) -> Result<Option<Canonical>> {
     check_recipe_name(recipe)?;
     let p = path(state_dir, recipe);

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod git;
 pub mod gitea;
 pub mod ids;
+pub mod labels;
 pub mod log;
 pub mod plan;
 pub mod redact;
