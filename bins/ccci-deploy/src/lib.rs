@@ -269,20 +269,8 @@ fn apply_health(h: &mut Health, a: &HealthArgs) {
     }
 }
 
-fn valid_recipe_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 64
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
-    if !valid_recipe_name(&a.recipe) {
-        return Err(exit::usage(format!(
-            "recipe name {:?} must be lowercase letters, digits, - or _",
-            a.recipe
-        )));
-    }
+    ccci_core::recipe_name::RecipeName::parse(&a.recipe)?;
     let mut overrides = vec![];
     for kv in &a.env {
         let parsed = EnvFile::parse(kv, "--env")?;

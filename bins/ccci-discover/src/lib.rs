@@ -145,12 +145,7 @@ fn open_repo(repo: &str, out: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>
 
 /// Build the plan; with `--out`, write `plan.json` (and approved PR tests) there.
 fn plan(recipes: &Path, a: &PlanArgs) -> Result<Plan> {
-    if !settings::valid_recipe_name(&a.recipe) {
-        return Err(exit::usage(format!(
-            "recipe name {:?} must be lowercase letters, digits, - or _",
-            a.recipe
-        )));
-    }
+    ccci_core::recipe_name::RecipeName::parse(&a.recipe)?;
     let settings = Settings::load(recipes, &a.recipe)?;
     if let Some(o) = &a.out {
         std::fs::create_dir_all(o)

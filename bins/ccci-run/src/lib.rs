@@ -119,12 +119,7 @@ struct Runner<'a> {
 
 pub fn run(cli: Cli) -> Result<i32> {
     let ctx = cli.global.ctx()?;
-    if !settings::valid_recipe_name(&cli.recipe) {
-        return Err(exit::usage(format!(
-            "recipe name {:?} must be lowercase letters, digits, - or _",
-            cli.recipe
-        )));
-    }
+    ccci_core::recipe_name::RecipeName::parse(&cli.recipe)?;
     let recipes = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
     let recipes = std::fs::canonicalize(&recipes).unwrap_or(recipes);
     let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();

@@ -131,19 +131,10 @@ impl Canonical {
     }
 }
 
-/// A recipe name is one path component: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 100
-/// characters (so `..` or `a/b` can never reach outside `canonical/`).
+/// A recipe name by the one rule of [`crate::recipe_name::RecipeName`] (so
+/// `..` or `a/b` can never reach outside `canonical/`).
 pub fn check_recipe_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !ok {
-        return Err(exit::usage(format!("{name:?} is not a recipe name")));
-    }
-    Ok(())
+    crate::recipe_name::RecipeName::parse(name).map(|_| ())
 }
 
 /// `<state_dir>/canonical/<recipe>/`.

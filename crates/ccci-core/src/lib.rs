@@ -18,6 +18,7 @@ pub mod ids;
 pub mod labels;
 pub mod log;
 pub mod plan;
+pub mod recipe_name;
 pub mod redact;
 pub mod results;
 pub mod rundir;

@@ -224,13 +224,10 @@ impl Settings {
     }
 }
 
-/// Recipe names are safe as a path component and a stack-name prefix.
+/// Recipe names are safe as a path component and a stack-name prefix (the one
+/// rule is [`crate::recipe_name::RecipeName`]).
 pub fn valid_recipe_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 64
-        && !n.starts_with(['-', '_'])
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    crate::recipe_name::RecipeName::is_valid(n)
 }
 
 /// Every recipe directory with its settings, by name (`_generic` and other
