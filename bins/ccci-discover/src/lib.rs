@@ -128,7 +128,7 @@ fn open_repo(repo: &str, out: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>
     if p.is_dir() {
         return Ok((p.to_path_buf(), None));
     }
-    if !repo.contains("://") && !repo.contains('@') {
+    if !git::is_url(repo) {
         return Err(exit::usage(format!(
             "recipe repository {repo} does not exist"
         )));

@@ -23,18 +23,7 @@ pub struct Cache {
     timeout: Duration,
 }
 
-/// Is `repo` a URL (`scheme://...` or scp-like `host:path`) rather than a path?
-/// git's own rule: a colon before any slash means a remote.
-pub fn is_url(repo: &str) -> bool {
-    if repo.contains("://") {
-        return true;
-    }
-    match (repo.find(':'), repo.find('/')) {
-        (Some(c), Some(s)) => c > 0 && c < s,
-        (Some(c), None) => c > 0,
-        _ => false,
-    }
-}
+pub use ccci_core::git::is_url;
 
 impl Cache {
     /// Open (creating it if needed) the cache at `dir` and pin its remotes to
@@ -233,20 +222,6 @@ fn remote_error(what: &str, stderr: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_and_paths() {
-        for u in [
-            "https://git.coopcloud.tech/coop-cloud/x.git",
-            "file:///a",
-            "git@host:a/b.git",
-        ] {
-            assert!(is_url(u), "{u}");
-        }
-        for p in ["/srv/a.git", "./a:b", "rel/dir", "a.git"] {
-            assert!(!is_url(p), "{p}");
-        }
-    }
 
     #[test]
     fn refs_parse() {

@@ -7,7 +7,6 @@
 //! `skip:never-released`. Exit 0 means run, 1 skip.
 
 pub mod decide;
-pub mod remote;
 
 use anyhow::Result;
 use ccci_core::version::{self, Version};
@@ -98,7 +97,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let (newest, seen) = if let Some(n) = &cli.newest {
         (Some(given("newest", n)?), None)
     } else if let Some(repo) = &cli.repo {
-        let tags = remote::list_tags(repo, Duration::from_secs(cli.timeout))?;
+        let tags = ccci_core::git::list_tags(repo, Duration::from_secs(cli.timeout))?;
         (version::newest(&tags), Some(tags.len()))
     } else {
         (None, None)

@@ -305,6 +305,72 @@ pub fn remote_failure_code(stderr: &str) -> i32 {
     }
 }
 
+/// Is `repo` a URL (`scheme://...` or scp-like `host:path`) rather than a path?
+/// git's own rule: a colon before any slash means a remote.
+pub fn is_url(repo: &str) -> bool {
+    if repo.contains("://") {
+        return true;
+    }
+    match (repo.find(':'), repo.find('/')) {
+        (Some(c), Some(s)) => c > 0 && c < s,
+        (Some(c), None) => c > 0,
+        _ => false,
+    }
+}
+
+/// Tag names from `git ls-remote --tags` output. Annotated tags appear twice, the
+/// second time peeled (`refs/tags/X^{}`); each name is kept once.
+pub fn tag_names(ls_remote: &str) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = ls_remote
+        .lines()
+        .filter_map(|l| l.split_once('\t').map(|(_, r)| r.trim_end()))
+        .filter_map(|r| r.strip_prefix("refs/tags/"))
+        .map(|n| n.strip_suffix("^{}").unwrap_or(n))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The tag names of `repo` (a path or URL) without cloning it: `git ls-remote
+/// --tags` reads only the ref advertisement. A missing local repository, or
+/// one git refuses, is exit 2; a remote that cannot be reached or does not
+/// answer within `timeout` is exit 75.
+pub fn list_tags(repo: &str, timeout: std::time::Duration) -> Result<Vec<String>> {
+    if repo.is_empty() || repo.starts_with('-') {
+        return Err(exit::usage(format!(
+            "{repo:?} is not a repository path or URL"
+        )));
+    }
+    if !is_url(repo) && !Path::new(repo).exists() {
+        return Err(exit::usage(format!(
+            "recipe repository {repo} does not exist"
+        )));
+    }
+    let out = run_remote(Path::new("."), &["ls-remote", "--tags", repo], timeout).map_err(|e| {
+        if exit::code_of(&e) == exit::TEMPFAIL {
+            exit::tempfail(format!(
+                "git ls-remote {repo} did not answer within {}s",
+                timeout.as_secs()
+            ))
+        } else {
+            e
+        }
+    })?;
+    if out.success {
+        return Ok(tag_names(&out.stdout));
+    }
+    let why = out.stderr.trim().replace('\n', " ");
+    let code = if is_url(repo) {
+        remote_failure_code(&why)
+    } else {
+        exit::USAGE
+    };
+    Err(exit::coded(
+        code,
+        format!("cannot list tags of {repo}: {why}"),
+    ))
+}
+
 #[cfg(test)]
 mod remote_tests {
     use super::*;
@@ -328,6 +394,33 @@ mod remote_tests {
             " ! [remote rejected] main -> main (pre-receive hook declined)",
         ] {
             assert_eq!(remote_failure_code(t), exit::USAGE, "{t}");
+        }
+    }
+
+    #[test]
+    fn tag_names_once_each() {
+        let out = "1111111111111111111111111111111111111111\trefs/tags/0.1.0+1.0
+2222222222222222222222222222222222222222\trefs/tags/0.1.0+1.0^{}
+3333333333333333333333333333333333333333\trefs/tags/0.2.0+1.1
+4444444444444444444444444444444444444444\trefs/tags/release/x
+5555555555555555555555555555555555555555\trefs/heads/main
+";
+        assert_eq!(tag_names(out), ["0.1.0+1.0", "0.2.0+1.1", "release/x"]);
+        assert!(tag_names("").is_empty());
+    }
+
+    #[test]
+    fn urls_and_paths() {
+        for u in [
+            "https://git.coopcloud.tech/coop-cloud/custom-html.git",
+            "file:///srv/mirrors/a.git",
+            "git@git.coopcloud.tech:coop-cloud/gitea.git",
+            "host:repo",
+        ] {
+            assert!(is_url(u), "{u}");
+        }
+        for p in ["/srv/mirrors/a.git", "./a:b", "relative/dir", "a.git"] {
+            assert!(!is_url(p), "{p}");
         }
     }
 
