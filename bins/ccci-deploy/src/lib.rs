@@ -131,8 +131,8 @@ struct NewArgs {
 #[derive(Args, Debug, Default)]
 struct HealthArgs {
     /// Health probe kind
-    #[arg(long, value_parser = ["http", "tcp", "none"])]
-    health_kind: Option<String>,
+    #[arg(long, value_enum)]
+    health_kind: Option<HealthKind>,
     /// Service the probe targets
     #[arg(long)]
     health_service: Option<String>,
@@ -245,12 +245,8 @@ fn open_run(ctx: &Ctx, run: &str) -> Result<RunDir> {
 }
 
 fn apply_health(h: &mut Health, a: &HealthArgs) {
-    if let Some(k) = &a.health_kind {
-        h.kind = match k.as_str() {
-            "tcp" => HealthKind::Tcp,
-            "none" => HealthKind::None,
-            _ => HealthKind::Http,
-        };
+    if let Some(k) = a.health_kind {
+        h.kind = k;
     }
     if let Some(s) = &a.health_service {
         h.service = s.clone();

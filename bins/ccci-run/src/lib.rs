@@ -428,7 +428,7 @@ impl Runner<'_> {
         let h = &s.health;
         args.extend([
             "--health-kind".into(),
-            h.kind.clone(),
+            h.kind.to_string(),
             "--health-service".into(),
             h.service.clone(),
             "--health-path".into(),
@@ -670,9 +670,8 @@ impl Runner<'_> {
 
     /// The run's context for hooks and tests, from the app the deploy tool made.
     fn context_vars(&mut self) -> Result<()> {
-        let app: serde_json::Value = state::read_json(&self.run.app_path())?;
-        let domain = app["domain"].as_str().unwrap_or("").to_string();
-        let stack = app["stack"].as_str().unwrap_or("").to_string();
+        let app = ccci_core::app::App::load(&self.run)?;
+        let (domain, stack) = (app.domain, app.stack);
         let p = &self.plan;
         let h = &p.settings.health;
         let marker_hooks: Vec<String> = p
@@ -701,7 +700,7 @@ impl Runner<'_> {
                     self.bin_dir.join("ccci-deploy").display()
                 ),
             ),
-            ("CCCI_HEALTH_KIND", h.kind.clone()),
+            ("CCCI_HEALTH_KIND", h.kind.to_string()),
             ("CCCI_HEALTH_SERVICE", h.service.clone()),
             ("CCCI_HEALTH_PATH", h.path.clone()),
             (
@@ -787,11 +786,10 @@ impl Runner<'_> {
                     d.recipe, o.last_line
                 ));
             }
-            let app: serde_json::Value =
-                state::read_json_opt(&self.deps.last().map(|r| r.app_path()).unwrap_or_default())?
-                    .unwrap_or_default();
-            let domain = app["domain"].as_str().unwrap_or("").to_string();
-            let stack = app["stack"].as_str().unwrap_or("").to_string();
+            // A dependency that could not be created has no app.json: empty names.
+            let app: Option<ccci_core::app::App> =
+                state::read_json_opt(&self.deps.last().map(|r| r.app_path()).unwrap_or_default())?;
+            let (domain, stack) = app.map(|a| (a.domain, a.stack)).unwrap_or_default();
             self.vars.insert(
                 format!("CCCI_DEP_{var}_READY"),
                 if ready { "1" } else { "0" }.into(),

@@ -10,6 +10,7 @@ pub mod live;
 pub mod restic;
 
 use anyhow::{Context, Result};
+use ccci_core::app::App;
 use ccci_core::cli::Ctx;
 use ccci_core::rundir::RunDir;
 use ccci_core::{exit, ids, log, state};
@@ -182,15 +183,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn app_json(run: &RunDir) -> Result<Value> {
-    let p = run.app_path();
-    if !p.exists() {
-        return Err(exit::usage(format!(
-            "run {} has no app (app.json missing)",
-            run.id
-        )));
-    }
-    state::read_json(&p)
+fn app_json(run: &RunDir) -> Result<App> {
+    App::load(run)
 }
 
 fn backup_dir(run: &RunDir) -> PathBuf {
@@ -229,7 +223,7 @@ fn services(ctx: &Ctx, stack: &str) -> Result<Vec<Value>> {
     ctx.docker.inspect("service", &ids)
 }
 
-fn plan_for(ctx: &Ctx, run: &RunDir) -> Result<(Value, Vec<ServicePlan>)> {
+fn plan_for(ctx: &Ctx, run: &RunDir) -> Result<(App, Vec<ServicePlan>)> {
     let (app, plan, _) = plan_with_images(ctx, run)?;
     Ok((app, plan))
 }
@@ -238,12 +232,9 @@ fn plan_for(ctx: &Ctx, run: &RunDir) -> Result<(Value, Vec<ServicePlan>)> {
 fn plan_with_images(
     ctx: &Ctx,
     run: &RunDir,
-) -> Result<(Value, Vec<ServicePlan>, BTreeMap<String, String>)> {
+) -> Result<(App, Vec<ServicePlan>, BTreeMap<String, String>)> {
     let app = app_json(run)?;
-    let stack = app["stack"]
-        .as_str()
-        .context("app.json has no stack")?
-        .to_string();
+    let stack = app.stack.clone();
     let svcs = services(ctx, &stack)?;
     let images = svcs
         .iter()
@@ -318,7 +309,7 @@ fn cmd_labelled(ctx: &Ctx, run_arg: &str) -> Result<i32> {
     } else {
         println!(
             "no backup labels: no service of stack {} has backupbot.backup=true",
-            app["stack"].as_str().unwrap_or("")
+            app.stack.as_str()
         );
     }
     Ok(if labelled { exit::OK } else { exit::NO })
@@ -402,7 +393,7 @@ fn marker_hooks(args: &RepoArgs, plan: &[ServicePlan]) -> Result<BTreeMap<String
 /// Run a recipe marker hook: `HOOK seed|remove|check` with the run's context.
 fn run_hook(
     run: &RunDir,
-    app: &Value,
+    app: &App,
     hook: &Path,
     action: &str,
     value: &str,
@@ -410,8 +401,8 @@ fn run_hook(
     let out = Command::new(hook)
         .arg(action)
         .env("CCCI_RUN_DIR", &run.path)
-        .env("CCCI_STACK", app["stack"].as_str().unwrap_or(""))
-        .env("CCCI_DOMAIN", app["domain"].as_str().unwrap_or(""))
+        .env("CCCI_STACK", app.stack.as_str())
+        .env("CCCI_DOMAIN", app.domain.as_str())
         .env("CCCI_MARKER", value)
         .stdin(Stdio::null())
         .output()
@@ -434,7 +425,7 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
     if !plan.iter().any(|s| s.enabled) {
         return Err(exit::usage(format!(
             "no backup labels: no service of stack {} has backupbot.backup=true",
-            app["stack"].as_str().unwrap_or("")
+            app.stack.as_str()
         )));
     }
     let hooks = marker_hooks(args, &plan)?;
@@ -539,7 +530,7 @@ fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marker>> {
     }
     let mut live_volumes = vec![];
     let mut undecided = vec![];
-    let stack = app["stack"].as_str().unwrap_or("");
+    let stack = app.stack.as_str();
     for (i, (s, v, _)) in watched.iter().enumerate() {
         let image = images.get(&s.service).map(String::as_str).unwrap_or("");
         let why = live::by_role(&s.service, image).or_else(|| {
@@ -650,7 +641,7 @@ fn exec_hook(ctx: &Ctx, stack: &str, service: &str, what: &str, hook: &str) -> R
 }
 
 fn stack_of(run: &RunDir) -> Result<String> {
-    Ok(app_json(run)?["stack"].as_str().unwrap_or("").to_string())
+    Ok(app_json(run)?.stack)
 }
 
 fn restic_of(st: &BackupState) -> Restic {

@@ -4,6 +4,7 @@
 //! contract, atomic state files and locks, the run-directory layout, configuration,
 //! journald-friendly logging, secret redaction, and thin access to `docker` and `git`.
 
+pub mod app;
 pub mod canonical;
 pub mod cli;
 pub mod compose;

@@ -65,49 +65,8 @@ pub struct Settings {
     pub dependencies: Vec<Dependency>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HealthSettings {
-    #[serde(default = "default_kind")]
-    pub kind: String,
-    #[serde(default = "default_service")]
-    pub service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    #[serde(default = "default_path")]
-    pub path: String,
-    #[serde(default = "default_codes")]
-    pub codes: Vec<u16>,
-    /// Probe through the public route instead of the app network.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-fn default_kind() -> String {
-    "http".into()
-}
-fn default_service() -> String {
-    "app".into()
-}
-fn default_path() -> String {
-    "/".into()
-}
-fn default_codes() -> Vec<u16> {
-    vec![200]
-}
-
-impl Default for HealthSettings {
-    fn default() -> Self {
-        HealthSettings {
-            kind: default_kind(),
-            service: default_service(),
-            port: None,
-            path: default_path(),
-            codes: default_codes(),
-            url: None,
-        }
-    }
-}
+/// A recipe's health settings are the app's health probe, one type.
+pub use crate::app::Health as HealthSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -149,8 +108,6 @@ pub struct Dependency {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
-
-pub const HEALTH_KINDS: [&str; 3] = ["http", "tcp", "none"];
 
 impl Settings {
     /// Settings of a recipe with no file: not enrolled, not approved, defaults.
@@ -195,12 +152,6 @@ impl Settings {
     fn validate(&self) -> Result<()> {
         if self.schema != SCHEMA {
             anyhow::bail!("schema {} is not {SCHEMA}", self.schema);
-        }
-        if !HEALTH_KINDS.contains(&self.health.kind.as_str()) {
-            anyhow::bail!(
-                "health.kind {:?} is not http, tcp or none",
-                self.health.kind
-            );
         }
         if self.timeouts.test == 0 || self.timeouts.deploy == Some(0) {
             anyhow::bail!("timeouts must be at least 1 second");
