@@ -112,9 +112,9 @@ struct NewArgs {
     /// Run id (default: a new unique id)
     #[arg(long)]
     run_id: Option<String>,
-    /// What started the run: manual, testme, sweep
-    #[arg(long, default_value = "manual")]
-    trigger: String,
+    /// What started the run
+    #[arg(long, value_enum, default_value_t = ccci_core::results::Trigger::Manual)]
+    trigger: ccci_core::results::Trigger,
     /// Extra app env settings, KEY=VALUE (repeatable)
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -349,7 +349,7 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
             pr: a.pr,
             r#ref: a.r#ref.clone(),
             head_sha: resolved.sha.clone(),
-            trigger: a.trigger.clone(),
+            trigger: a.trigger,
             created: ids::now_rfc3339(),
         },
     )?;

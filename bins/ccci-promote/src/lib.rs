@@ -43,7 +43,7 @@ pub fn refusal(r: &Results, s: &Settings, retained: bool) -> Option<String> {
     if !s.enrolled {
         return Some(format!("recipe {} is not enrolled", r.recipe));
     }
-    if r.mode != "cold" {
+    if r.mode != results::Mode::Cold {
         return Some(format!(
             "the run was a {} run (a warm reattach); only cold runs promote",
             r.mode
@@ -58,7 +58,7 @@ pub fn refusal(r: &Results, s: &Settings, retained: bool) -> Option<String> {
     if Version::parse(tag).is_err() {
         return Some(format!("{tag} is not a release tag"));
     }
-    if r.verdict != "green" || !results::green(&r.tiers, &r.teardown) {
+    if r.verdict != results::Verdict::Green || !results::green(&r.tiers, &r.teardown) {
         let first = r
             .tiers
             .iter()

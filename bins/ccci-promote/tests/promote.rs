@@ -119,8 +119,8 @@ fn green_results(id: &str, repo: &Path) -> Results {
         head_sha: "0".repeat(40),
         tested_tag: Some("0.2.0+1.1".into()),
         previous: Some("0.1.0+1.0".into()),
-        trigger: "sweep".into(),
-        mode: "cold".into(),
+        trigger: results::Trigger::Sweep,
+        mode: results::Mode::Cold,
         started: "2026-11-23T00:00:00Z".into(),
         finished: "2026-11-23T00:01:00Z".into(),
         duration_s: 60.0,
@@ -129,19 +129,19 @@ fn green_results(id: &str, repo: &Path) -> Results {
         retained_volumes: vec![],
         deploy_count: 1,
         apps: vec![AppRef {
-            role: "app".into(),
+            role: results::Role::App,
             recipe: "demo".into(),
             run_id: id.into(),
             domain: "x".into(),
             stack: "x".into(),
         }],
         teardown: Teardown {
-            status: "clean".into(),
+            status: results::TeardownStatus::Clean,
             summary: String::new(),
             log: String::new(),
         },
         level: 5,
-        verdict: "green".into(),
+        verdict: results::Verdict::Green,
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),
@@ -166,13 +166,13 @@ fn only_an_enrolled_cold_green_tagged_run_that_kept_its_data_may_promote() {
         ),
         (
             "quick",
-            Box::new(|r: &mut Results| r.mode = "quick".into()),
+            Box::new(|r: &mut Results| r.mode = results::Mode::Quick),
             "only cold runs promote",
         ),
         (
             "red",
             Box::new(|r: &mut Results| {
-                r.verdict = "red".into();
+                r.verdict = results::Verdict::Red;
                 r.level = 1;
                 r.tiers[1].status = Status::Fail;
                 r.tiers[1].summary = "rolled back".into();
@@ -186,7 +186,7 @@ fn only_an_enrolled_cold_green_tagged_run_that_kept_its_data_may_promote() {
         ),
         (
             "leftovers",
-            Box::new(|r: &mut Results| r.teardown.status = "leftovers".into()),
+            Box::new(|r: &mut Results| r.teardown.status = results::TeardownStatus::Leftovers),
             "not green",
         ),
         (

@@ -13,7 +13,10 @@ pub mod tier;
 
 use anyhow::Result;
 use ccci_core::plan::{Plan, TIERS, TierPlan};
-use ccci_core::results::{self, AppRef, Results, Status, Teardown, TestResult, Tier};
+use ccci_core::results::{
+    self, AppRef, Mode, Outcome, Results, Role, Status, Teardown, TeardownStatus, TestResult, Tier,
+    Trigger, Verdict,
+};
 use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
 use ccci_core::settings::{self, Dependency};
 use ccci_core::{exit, ids, log, state};
@@ -56,8 +59,8 @@ pub struct Cli {
     #[arg(long, env = "CCCI_RUN_PR")]
     pr: Option<u64>,
     /// What started the run
-    #[arg(long, env = "CCCI_RUN_TRIGGER", default_value = "manual", value_parser = ["manual", "testme", "sweep"])]
-    trigger: String,
+    #[arg(long, env = "CCCI_RUN_TRIGGER", value_enum, default_value_t = Trigger::Manual)]
+    trigger: Trigger,
     /// Run id (default: a new unique id)
     #[arg(long)]
     run_id: Option<String>,
@@ -288,11 +291,14 @@ impl Runner<'_> {
         if hooks
             .iter()
             .chain(&tests)
-            .any(|t| t.outcome == "interrupted")
+            .any(|t| t.outcome == Outcome::Interrupted)
         {
             self.abort = Some(Abort::Interrupted);
         }
-        Ok((hooks.into_iter().find(|h| h.outcome != "pass"), tests))
+        Ok((
+            hooks.into_iter().find(|h| h.outcome != Outcome::Pass),
+            tests,
+        ))
     }
 
     fn push(
@@ -403,7 +409,7 @@ impl Runner<'_> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        a.extend(["--trigger".into(), self.cli.trigger.clone()]);
+        a.extend(["--trigger".into(), self.cli.trigger.to_string()]);
         a
     }
 
@@ -553,8 +559,8 @@ impl Runner<'_> {
             for h in &tp.hooks {
                 let r = tier::step(&self.env(), "upgrade", h)?;
                 self.child_time += Duration::from_secs_f64(r.duration_s);
-                if r.outcome != "pass" {
-                    if r.outcome == "interrupted" {
+                if r.outcome != Outcome::Pass {
+                    if r.outcome == Outcome::Interrupted {
                         self.abort = Some(Abort::Interrupted);
                     }
                     hook = Some(r);
@@ -722,7 +728,7 @@ impl Runner<'_> {
             self.vars.insert(k.into(), v);
         }
         self.apps.push(AppRef {
-            role: "app".into(),
+            role: Role::App,
             recipe: p.recipe.clone(),
             run_id: self.run.id.clone(),
             domain,
@@ -805,7 +811,7 @@ impl Runner<'_> {
                 .unwrap_or_default();
             self.vars.insert(format!("CCCI_DEP_{var}_RUN_DIR"), dep_dir);
             self.apps.push(AppRef {
-                role: "dependency".into(),
+                role: Role::Dependency,
                 recipe: d.recipe.clone(),
                 run_id: dep_id,
                 domain,
@@ -828,11 +834,11 @@ impl Runner<'_> {
                 for r in &t.tests {
                     let short = ccci_core::plan::Step::tier_name(&r.id);
                     if d.tests.iter().any(|w| w == short) {
-                        ran.push((t.name.clone(), r.outcome.clone()));
+                        ran.push((t.name.clone(), r.outcome));
                     }
                 }
             }
-            if ran.iter().any(|(_, o)| o != "skip") {
+            if ran.iter().any(|(_, o)| *o != Outcome::Skip) {
                 continue;
             }
             let msg = format!(
@@ -871,7 +877,7 @@ impl Runner<'_> {
         }
         self.vars.insert(LOCK_HELD_ENV.into(), held);
         let t0 = Instant::now();
-        let mut status = "clean";
+        let mut status = TeardownStatus::Clean;
         let mut summaries = vec![];
         // Only a green run's data is worth keeping for a promotion.
         let keep = self.cli.keep_volumes
@@ -885,7 +891,7 @@ impl Runner<'_> {
             let o = match self.tool("ccci-deploy", &args, "logs/teardown.log") {
                 Ok(o) => o,
                 Err(e) => {
-                    status = "error";
+                    status = TeardownStatus::Error;
                     summaries.push(ccci_core::cli::one_line(&e));
                     continue;
                 }
@@ -894,13 +900,11 @@ impl Runner<'_> {
             match o.code {
                 Some(0) => {}
                 Some(1) => {
-                    status = if status == "error" {
-                        "error"
-                    } else {
-                        "leftovers"
+                    if status != TeardownStatus::Error {
+                        status = TeardownStatus::Leftovers;
                     }
                 }
-                _ => status = "error",
+                _ => status = TeardownStatus::Error,
             }
             summaries.push(v);
         }
@@ -911,7 +915,7 @@ impl Runner<'_> {
             t0.elapsed().as_secs_f64()
         ));
         Teardown {
-            status: status.into(),
+            status,
             summary,
             log: "logs/teardown.log".into(),
         }
@@ -934,12 +938,12 @@ impl Runner<'_> {
         let level = results::level(&self.tiers);
         let green = results::green(&self.tiers, &teardown);
         let (verdict, code) = match &self.abort {
-            Some(Abort::Interrupted) => ("interrupted", exit::TEMPFAIL),
-            Some(Abort::Trouble(_)) => ("error", exit::TEMPFAIL),
-            Some(Abort::Bug(_)) => ("error", exit::BUG),
-            None if teardown.status == "error" => ("error", exit::TEMPFAIL),
-            None if green => ("green", exit::OK),
-            None => ("red", exit::NO),
+            Some(Abort::Interrupted) => (Verdict::Interrupted, exit::TEMPFAIL),
+            Some(Abort::Trouble(_)) => (Verdict::Error, exit::TEMPFAIL),
+            Some(Abort::Bug(_)) => (Verdict::Error, exit::BUG),
+            None if teardown.status == TeardownStatus::Error => (Verdict::Error, exit::TEMPFAIL),
+            None if green => (Verdict::Green, exit::OK),
+            None => (Verdict::Red, exit::NO),
         };
         let total = started.elapsed();
         let mut warnings = self.plan.warnings.clone();
@@ -958,10 +962,12 @@ impl Runner<'_> {
             head_sha: self.plan.head_sha.clone(),
             tested_tag: self.plan.tested_tag.clone(),
             previous: self.plan.previous.clone(),
-            trigger: req
-                .map(|q| q.trigger)
-                .unwrap_or_else(|| self.cli.trigger.clone()),
-            mode: if self.cli.quick { "quick" } else { "cold" }.into(),
+            trigger: req.map(|q| q.trigger).unwrap_or(self.cli.trigger),
+            mode: if self.cli.quick {
+                Mode::Quick
+            } else {
+                Mode::Cold
+            },
             started: started_at.into(),
             finished: ids::now_rfc3339(),
             duration_s: total.as_secs_f64(),
@@ -978,7 +984,7 @@ impl Runner<'_> {
             apps: self.apps.clone(),
             teardown,
             level,
-            verdict: verdict.into(),
+            verdict,
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -4,14 +4,15 @@
 use crate::child;
 use anyhow::Result;
 use ccci_core::plan::{Step, TierPlan};
-use ccci_core::results::{Status, TestResult};
+use ccci_core::results::{Outcome, Status, TestResult};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// DESIGN.md's test exit codes (the automake convention).
+/// The exit codes tests and hooks answer with (the automake convention;
+/// docs/contracts.md, tests and hooks). 99 and any other code are an error.
 pub const PASS: i32 = 0;
 pub const FAIL: i32 = 1;
 pub const SKIP: i32 = 77;
@@ -39,17 +40,17 @@ pub fn log_rel(tier: &str, id: &str) -> String {
     format!("logs/{tier}/{safe}.log")
 }
 
-fn outcome_name(o: &child::Outcome) -> &'static str {
+fn outcome_of(o: &child::Outcome) -> Outcome {
     if o.timed_out {
-        "timeout"
+        Outcome::Timeout
     } else if o.interrupted {
-        "interrupted"
+        Outcome::Interrupted
     } else {
         match o.code {
-            Some(PASS) => "pass",
-            Some(FAIL) => "fail",
-            Some(SKIP) => "skip",
-            _ => "error",
+            Some(PASS) => Outcome::Pass,
+            Some(FAIL) => Outcome::Fail,
+            Some(SKIP) => Outcome::Skip,
+            _ => Outcome::Error,
         }
     }
 }
@@ -76,16 +77,16 @@ pub fn step(env: &Env, tier: &str, s: &Step) -> Result<TestResult> {
         Some(Duration::from_secs(s.timeout_s)),
         env.stop,
     )?;
-    let outcome = outcome_name(&o);
+    let outcome = outcome_of(&o);
     let summary = match outcome {
-        "timeout" => format!("timed out after {} s", s.timeout_s),
-        "interrupted" => "interrupted".into(),
-        "error" if o.code.is_some_and(|c| c != HARD_ERROR) => format!(
+        Outcome::Timeout => format!("timed out after {} s", s.timeout_s),
+        Outcome::Interrupted => "interrupted".into(),
+        Outcome::Error if o.code.is_some_and(|c| c != HARD_ERROR) => format!(
             "exit {} (tests answer 0, 1, 77 or 99): {}",
             o.code.unwrap_or(-1),
             o.last_line
         ),
-        "error" if o.code.is_none() => format!("killed by a signal: {}", o.last_line),
+        Outcome::Error if o.code.is_none() => format!("killed by a signal: {}", o.last_line),
         _ => o.last_line.clone(),
     };
     ccci_core::log::info(&format!(
@@ -100,7 +101,7 @@ pub fn step(env: &Env, tier: &str, s: &Step) -> Result<TestResult> {
     ));
     Ok(TestResult {
         id: s.id.clone(),
-        outcome: outcome.into(),
+        outcome,
         exit_code: o.code,
         duration_s: o.duration.as_secs_f64(),
         log: rel,
@@ -114,7 +115,7 @@ pub fn run(env: &Env, tier: &TierPlan) -> Result<(Vec<TestResult>, Vec<TestResul
     let mut hooks = vec![];
     for h in &tier.hooks {
         let r = step(env, &tier.name, h)?;
-        let failed = r.outcome != "pass";
+        let failed = r.outcome != Outcome::Pass;
         hooks.push(r);
         if failed {
             return Ok((hooks, vec![]));
@@ -134,10 +135,10 @@ pub fn status_of(tests: &[TestResult]) -> Status {
         Status::Na
     } else if tests
         .iter()
-        .any(|t| t.outcome != "pass" && t.outcome != "skip")
+        .any(|t| !matches!(t.outcome, Outcome::Pass | Outcome::Skip))
     {
         Status::Fail
-    } else if tests.iter().any(|t| t.outcome == "pass") {
+    } else if tests.iter().any(|t| t.outcome == Outcome::Pass) {
         Status::Pass
     } else {
         Status::Skip
@@ -146,15 +147,15 @@ pub fn status_of(tests: &[TestResult]) -> Status {
 
 /// "2 passed, 1 skipped; first failure: <id>: <why>".
 pub fn summarize(tests: &[TestResult]) -> String {
-    let count = |o: &str| tests.iter().filter(|t| t.outcome == o).count();
+    let count = |o: Outcome| tests.iter().filter(|t| t.outcome == o).count();
     let mut parts = vec![];
     for (o, word) in [
-        ("pass", "passed"),
-        ("fail", "failed"),
-        ("error", "errored"),
-        ("timeout", "timed out"),
-        ("skip", "skipped"),
-        ("interrupted", "interrupted"),
+        (Outcome::Pass, "passed"),
+        (Outcome::Fail, "failed"),
+        (Outcome::Error, "errored"),
+        (Outcome::Timeout, "timed out"),
+        (Outcome::Skip, "skipped"),
+        (Outcome::Interrupted, "interrupted"),
     ] {
         let n = count(o);
         if n > 0 {
@@ -168,10 +169,10 @@ pub fn summarize(tests: &[TestResult]) -> String {
     };
     if let Some(bad) = tests
         .iter()
-        .find(|t| t.outcome != "pass" && t.outcome != "skip")
+        .find(|t| !matches!(t.outcome, Outcome::Pass | Outcome::Skip))
     {
         s.push_str(&format!("; {}: {}", bad.id, bad.summary));
-    } else if let Some(sk) = tests.iter().find(|t| t.outcome == "skip") {
+    } else if let Some(sk) = tests.iter().find(|t| t.outcome == Outcome::Skip) {
         s.push_str(&format!("; {} skipped: {}", sk.id, sk.summary));
     } else if let [only] = tests
         && !only.summary.is_empty()
@@ -186,10 +187,11 @@ pub fn summarize(tests: &[TestResult]) -> String {
 mod tests {
     use super::*;
 
-    fn t(outcome: &str) -> TestResult {
+    fn t(word: &str) -> TestResult {
+        let outcome = *Outcome::ALL.iter().find(|o| o.as_str() == word).unwrap();
         TestResult {
-            id: format!("x/{outcome}"),
-            outcome: outcome.into(),
+            id: format!("x/{word}"),
+            outcome,
             exit_code: None,
             duration_s: 0.0,
             log: String::new(),

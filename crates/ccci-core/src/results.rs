@@ -9,6 +9,75 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA: u32 = 1;
 pub const FILE: &str = "results.json";
 
+/// A closed set of words in results.json: serde's name for each variant,
+/// `as_str` and `Display` give the same word, and `ALL` lists them (the schema
+/// test checks `schemas/results.schema.json` lists exactly these).
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $word:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $word)] $var),+
+        }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $word),+ }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum! {
+    /// What started a run.
+    #[derive(clap::ValueEnum)]
+    Trigger { Manual = "manual", Testme = "testme", Sweep = "sweep" }
+}
+
+word_enum! {
+    /// `cold`: a fresh install; `quick`: a warm start from the canonical app's data.
+    Mode { Cold = "cold", Quick = "quick" }
+}
+
+word_enum! {
+    /// The run's verdict.
+    Verdict {
+        Green = "green",
+        Red = "red",
+        /// ccci or the infrastructure failed.
+        Error = "error",
+        Interrupted = "interrupted",
+    }
+}
+
+word_enum! {
+    /// One test's or hook's outcome.
+    Outcome {
+        Pass = "pass",
+        Fail = "fail",
+        Skip = "skip",
+        /// Exit 99, an unknown exit code, or it could not run.
+        Error = "error",
+        Timeout = "timeout",
+        Interrupted = "interrupted",
+    }
+}
+
+word_enum! {
+    /// What teardown found when it was done.
+    TeardownStatus { Clean = "clean", Leftovers = "leftovers", Error = "error", NotRun = "not-run" }
+}
+
+word_enum! {
+    /// An app's part in the run.
+    Role { App = "app", Dependency = "dependency" }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -47,9 +116,8 @@ pub struct Results {
     pub head_sha: String,
     pub tested_tag: Option<String>,
     pub previous: Option<String>,
-    pub trigger: String,
-    /// `cold` (fresh install) or `quick` (reattached to retained volumes).
-    pub mode: String,
+    pub trigger: Trigger,
+    pub mode: Mode,
     pub started: String,
     pub finished: String,
     pub duration_s: f64,
@@ -65,8 +133,7 @@ pub struct Results {
     pub apps: Vec<AppRef>,
     pub teardown: Teardown,
     pub level: u8,
-    /// `green`, `red`, `error` (ccci or the infrastructure failed), `interrupted`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,
@@ -87,8 +154,7 @@ pub struct Tier {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TestResult {
     pub id: String,
-    /// `pass`, `fail`, `skip`, `error` (exit 99 or could not run), `timeout`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub exit_code: Option<i32>,
     pub duration_s: f64,
     pub log: String,
@@ -98,7 +164,7 @@ pub struct TestResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AppRef {
-    pub role: String,
+    pub role: Role,
     pub recipe: String,
     pub run_id: String,
     pub domain: String,
@@ -107,8 +173,7 @@ pub struct AppRef {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Teardown {
-    /// `clean`, `leftovers`, `error`, `not-run`.
-    pub status: String,
+    pub status: TeardownStatus,
     pub summary: String,
     pub log: String,
 }
@@ -138,7 +203,7 @@ pub fn level(tiers: &[Tier]) -> u8 {
 pub fn green(tiers: &[Tier], teardown: &Teardown) -> bool {
     tiers.len() == crate::plan::TIERS.len()
         && tiers.iter().all(|t| t.status.climbed())
-        && teardown.status == "clean"
+        && teardown.status == TeardownStatus::Clean
 }
 
 fn xml_escape(s: &str) -> String {
@@ -164,10 +229,10 @@ fn xml_escape(s: &str) -> String {
 pub fn junit(r: &Results) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all: Vec<&TestResult> = r.tiers.iter().flat_map(|t| &t.tests).collect();
-    let failures = all.iter().filter(|t| t.outcome == "fail").count();
+    let failures = all.iter().filter(|t| t.outcome == Outcome::Fail).count();
     let errors = all
         .iter()
-        .filter(|t| t.outcome == "error" || t.outcome == "timeout")
+        .filter(|t| matches!(t.outcome, Outcome::Error | Outcome::Timeout))
         .count();
     x.push_str(&format!(
         "<testsuites name=\"ccci {} {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
@@ -181,18 +246,17 @@ pub fn junit(r: &Results) -> String {
         let tests_failed = t
             .tests
             .iter()
-            .any(|c| c.outcome != "pass" && c.outcome != "skip");
+            .any(|c| !matches!(c.outcome, Outcome::Pass | Outcome::Skip));
         if (t.status == Status::Fail && !tests_failed) || t.tests.is_empty() {
             cases.insert(
                 0,
                 TestResult {
                     id: format!("{}/tier", t.name),
                     outcome: match t.status {
-                        Status::Pass => "pass",
-                        Status::Fail => "fail",
-                        Status::Skip | Status::Na => "skip",
-                    }
-                    .into(),
+                        Status::Pass => Outcome::Pass,
+                        Status::Fail => Outcome::Fail,
+                        Status::Skip | Status::Na => Outcome::Skip,
+                    },
                     exit_code: None,
                     duration_s: t.duration_s,
                     log: t.log.clone(),
@@ -200,12 +264,12 @@ pub fn junit(r: &Results) -> String {
                 },
             );
         }
-        let f = cases.iter().filter(|c| c.outcome == "fail").count();
+        let f = cases.iter().filter(|c| c.outcome == Outcome::Fail).count();
         let e = cases
             .iter()
-            .filter(|c| c.outcome == "error" || c.outcome == "timeout")
+            .filter(|c| matches!(c.outcome, Outcome::Error | Outcome::Timeout))
             .count();
-        let s = cases.iter().filter(|c| c.outcome == "skip").count();
+        let s = cases.iter().filter(|c| c.outcome == Outcome::Skip).count();
         x.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{:.3}\">\n",
             xml_escape(&t.name),
@@ -220,13 +284,13 @@ pub fn junit(r: &Results) -> String {
                 c.duration_s
             ));
             let msg = xml_escape(&c.summary);
-            match c.outcome.as_str() {
-                "fail" => x.push_str(&format!("      <failure message=\"{msg}\"/>\n")),
-                "error" | "timeout" => x.push_str(&format!(
+            match c.outcome {
+                Outcome::Fail => x.push_str(&format!("      <failure message=\"{msg}\"/>\n")),
+                Outcome::Error | Outcome::Timeout => x.push_str(&format!(
                     "      <error type=\"{}\" message=\"{msg}\"/>\n",
                     c.outcome
                 )),
-                "skip" => x.push_str(&format!("      <skipped message=\"{msg}\"/>\n")),
+                Outcome::Skip => x.push_str(&format!("      <skipped message=\"{msg}\"/>\n")),
                 _ => {}
             }
             x.push_str(&format!(
@@ -283,12 +347,83 @@ mod tests {
         assert_eq!(level(&t), 1);
     }
 
+    /// The closed sets of the types and of `schemas/results.schema.json` are the
+    /// same sets: a variant added on one side only fails here.
+    #[test]
+    fn the_schema_lists_exactly_the_types_words() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/results.schema.json"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let words = |ptr: &str| -> Vec<String> {
+            let mut v: Vec<String> = schema
+                .pointer(ptr)
+                .unwrap_or_else(|| panic!("schema has no {ptr}"))
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        fn sorted<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<String> {
+            let mut v: Vec<String> = all.iter().map(|x| f(*x).to_string()).collect();
+            v.sort();
+            v
+        }
+        assert_eq!(
+            words("/properties/trigger/enum"),
+            sorted(Trigger::ALL, Trigger::as_str)
+        );
+        assert_eq!(
+            words("/properties/mode/enum"),
+            sorted(Mode::ALL, Mode::as_str)
+        );
+        assert_eq!(
+            words("/properties/verdict/enum"),
+            sorted(Verdict::ALL, Verdict::as_str)
+        );
+        assert_eq!(
+            words("/$defs/test/properties/outcome/enum"),
+            sorted(Outcome::ALL, Outcome::as_str)
+        );
+        assert_eq!(
+            words("/$defs/teardown/properties/status/enum"),
+            sorted(TeardownStatus::ALL, TeardownStatus::as_str)
+        );
+        assert_eq!(
+            words("/$defs/app/properties/role/enum"),
+            sorted(Role::ALL, Role::as_str)
+        );
+        assert_eq!(
+            words("/$defs/status/enum"),
+            sorted(
+                &[Status::Pass, Status::Fail, Status::Skip, Status::Na],
+                Status::as_str
+            )
+        );
+        let mut tiers: Vec<String> = crate::plan::TIERS.iter().map(|t| t.to_string()).collect();
+        tiers.sort();
+        assert_eq!(words("/$defs/tier/properties/name/enum"), tiers);
+        // And serde writes the same words.
+        for o in Outcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(TeardownStatus::NotRun).unwrap(),
+            "not-run"
+        );
+    }
+
     #[test]
     fn junit_escapes_and_counts() {
         let mut tiers = ladder([Status::Pass; 6]);
         tiers[4].tests.push(TestResult {
             id: "demo/custom/<x>".into(),
-            outcome: "fail".into(),
+            outcome: Outcome::Fail,
             exit_code: Some(1),
             duration_s: 0.5,
             log: "logs/custom/x.log".into(),
@@ -304,8 +439,8 @@ mod tests {
             head_sha: "0".repeat(40),
             tested_tag: None,
             previous: None,
-            trigger: "manual".into(),
-            mode: "cold".into(),
+            trigger: Trigger::Manual,
+            mode: Mode::Cold,
             started: String::new(),
             finished: String::new(),
             duration_s: 1.0,
@@ -315,12 +450,12 @@ mod tests {
             deploy_count: 1,
             apps: vec![],
             teardown: Teardown {
-                status: "clean".into(),
+                status: TeardownStatus::Clean,
                 summary: String::new(),
                 log: String::new(),
             },
             level: 3,
-            verdict: "red".into(),
+            verdict: Verdict::Red,
             warnings: vec![],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

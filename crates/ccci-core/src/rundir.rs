@@ -50,8 +50,7 @@ pub struct Request {
     /// The ref as given (tag, branch, SHA).
     pub r#ref: String,
     pub head_sha: String,
-    /// `manual`, `testme`, `sweep`.
-    pub trigger: String,
+    pub trigger: crate::results::Trigger,
     pub created: String,
 }
 
