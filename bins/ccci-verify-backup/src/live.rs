@@ -10,6 +10,8 @@
 //! - open files: a process of the service holds a file in the volume open for
 //!   writing (what every real database does);
 //! - change: files other than ccci's markers change during a short observation.
+//!
+//! Why this matters, and what a recipe must add instead: docs/backup-proof.md.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
 //! Canonical state: the last known-good release of a recipe, one file per recipe
-//! at `<state dir>/canonical/<recipe>/canonical.json` (DESIGN.md section 5).
+//! at `<state dir>/canonical/<recipe>/canonical.json` (docs/contracts.md,
+//! canonical state).
 //!
 //! ```json
 //! {

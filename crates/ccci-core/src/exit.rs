@@ -1,4 +1,4 @@
-//! The exit-code contract shared by every ccci tool (DESIGN.md section 2).
+//! The exit-code contract shared by every ccci tool (docs/contracts.md, exit codes).
 //!
 //! Errors travel as `anyhow::Error`; a [`Code`] attached anywhere in the chain (as
 //! the error itself or as context) decides the process exit status. Anything without

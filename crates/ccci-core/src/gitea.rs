@@ -1,8 +1,9 @@
 //! A small client for the Gitea (and Forgejo) REST API: the calls ccci makes on
 //! pull requests, comments and commit statuses. Behaviour and field names follow
-//! `shared/reference/gitea-api.md`.
+//! docs/gitea.md.
 //!
-//! Exit codes of failures, per DESIGN.md: the server unreachable, a timeout, 5xx,
+//! Exit codes of failures (docs/gitea.md, errors; docs/contracts.md, exit
+//! codes): the server unreachable, a timeout, 5xx,
 //! 429 or 408 are temporary (75); a rejected token, missing permission, unknown
 //! repository or invalid request are bad input (2), since retrying cannot fix
 //! them; a request the server refuses because of the object's state (409, 412,

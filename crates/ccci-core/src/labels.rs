@@ -4,6 +4,7 @@
 //! only when it carries both [`RUN`] and [`INSTANCE`] of the run at hand. The
 //! stack namespace label is Docker's; the `coop-cloud.<stack>.*` labels are
 //! abra's, which ccci writes as abra does and reads back to prove an upgrade.
+//! The rules: docs/contracts.md (Docker labels and ownership) and docs/abra.md.
 
 /// The run that created the object.
 pub const RUN: &str = "ccci.run";

@@ -354,7 +354,7 @@ mod tests {
         Version::parse(s).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Tags seen on real recipes (DESIGN.md, the reference notes, the seeds).
+    /// Tags of the forms real recipes use (docs/abra.md, release tags).
     const REAL: &[&str] = &[
         "1.13.0+1.31.1",
         "3.5.3+1.24.2-rootless",

@@ -1,5 +1,5 @@
 //! Routing, authentication and the handlers, following Gitea's middleware order
-//! (shared/reference/gitea-api.md §1.2): credentials (a bad token is 401 before
+//! (docs/gitea.md, tokens): credentials (a bad token is 401 before
 //! routing), token scope (403), repository resolution (404, also for a private
 //! repository the caller cannot see), `reqToken` (401), permissions, handler.
 
@@ -495,7 +495,7 @@ fn list_comments(cx: &mut Cx, r: usize, n: i64) -> Response {
         (Err(e), _) | (_, Err(e)) => return e,
     };
     let w = &*cx.w;
-    // Gitea does not map a missing issue here: 500 (§2.9).
+    // Gitea does not map a missing issue here: 500 (docs/gitea.md, errors).
     if pull_index(w, r, n).is_none() {
         return api_error(cx.root, 500, "");
     }

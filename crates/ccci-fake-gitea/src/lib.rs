@@ -1,14 +1,15 @@
-//! A fake Gitea for tests, built from Gitea's own API description
-//! (`shared/reference/gitea-api.md`, `gitea-swagger-subset.json`): real paths under
-//! `/api/v1`, token authentication in every form Gitea accepts, Gitea's
-//! pagination (`page`/`limit`, `Link`, `X-Total-Count`), its status codes and JSON
-//! error bodies, and a log of every request for tests to assert on.
+//! A fake Gitea for tests, built from Gitea's own API description (the contract
+//! is docs/gitea.md; responses are checked against Gitea's Swagger data in
+//! `tests/swagger.rs`): real paths under `/api/v1`, token authentication in
+//! every form Gitea accepts, Gitea's pagination (`page`/`limit`, `Link`,
+//! `X-Total-Count`), its status codes and JSON error bodies, and a log of every
+//! request for tests to assert on.
 //!
 //! It listens on 127.0.0.1 (port 0 by default) in a thread, with all state in
 //! memory. Tests set the world up through the methods here (users, tokens,
 //! repositories, pull requests, comments) and read it back the same way; the
 //! code under test only ever sees HTTP. It behaves as Gitea 1.27 does; where
-//! versions differ the reference says which one was chosen.
+//! versions differ docs/gitea.md (versions) says which one was chosen.
 //!
 //! Implemented: `GET /version`, `GET /user`, `GET /repos/{o}/{r}`,
 //! `GET /repos/{o}/{r}/pulls`, `GET|PATCH /repos/{o}/{r}/pulls/{n}`,

@@ -1,5 +1,5 @@
-//! The fake's behaviour, request by request, against what
-//! shared/reference/gitea-api.md says Gitea does.
+//! The fake's behaviour, request by request, against what docs/gitea.md says
+//! Gitea does.
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The fake's responses checked against Gitea's own Swagger data for these
-//! endpoints (`shared/reference/gitea-swagger-subset.json`, read from the
-//! `shared/` directory beside the workspace and never copied into it).
+//! endpoints (docs/gitea.md, the Swagger check). That data is Gitea's published
+//! API description, a third-party document kept outside this repository: it is
+//! read from `shared/reference/gitea-swagger-subset.json` in the `shared/`
+//! directory beside the workspace and never copied into it.
 //!
 //! Stricter than Swagger itself: every field the fake sends must be documented
 //! (bar User's `username`, which Gitea adds outside the spec), every documented
@@ -13,9 +15,10 @@ use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Gitea's Swagger data for these endpoints: `$CCCI_GITEA_SWAGGER`, else the
-/// copy in the `shared/` directory beside the workspace. Missing data fails the
-/// test: a fidelity check that cannot run must not pass.
+/// Gitea's Swagger data for these endpoints: `$CCCI_GITEA_SWAGGER`, else Gitea's
+/// published description kept outside the repository, in the `shared/` directory
+/// beside the workspace. Missing data fails the test: a fidelity check that
+/// cannot run must not pass.
 fn spec() -> Value {
     let p = std::env::var_os("CCCI_GITEA_SWAGGER")
         .map(PathBuf::from)
