@@ -236,8 +236,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+/// The `--json` answer of a command, in the shape every tool shares.
+fn print_json(outcome: &str, summary: &str, detail: serde_json::Value) {
+    ccci_core::verdict::print(outcome, summary, detail);
 }
 
 fn open_run(ctx: &Ctx, run: &str) -> Result<RunDir> {
@@ -406,7 +407,13 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     )?;
     if ctx.json {
         print_json(
-            &json!({"run_id": run_id, "run_dir": run.path, "domain": domain, "stack": stack, "head_sha": resolved.sha, "secrets": created}),
+            "ok",
+            &format!(
+                "app {domain} (stack {stack}) at {} {}",
+                a.r#ref,
+                &resolved.sha[..12]
+            ),
+            json!({"run_id": run_id, "run_dir": run.path, "domain": domain, "stack": stack, "head_sha": resolved.sha, "secrets": created}),
         );
     } else {
         println!("{run_id}");
@@ -568,7 +575,7 @@ fn report_verdict(ctx: &Ctx, v: &Verdict, extra: serde_json::Value) -> i32 {
         if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
             o.extend(e.clone());
         }
-        print_json(&out);
+        print_json(ccci_core::verdict::ok_or_red(v.ok), &v.reason, out);
     } else {
         let secs = v.elapsed_ms as f64 / 1000.0;
         if v.ok {
@@ -614,7 +621,14 @@ fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
     }
     if ctx.json {
         print_json(
-            &json!({"ok": true, "ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
+            "ok",
+            &format!(
+                "deployed {} ({}) as stack {}",
+                resolved.r#ref,
+                &resolved.sha[..12],
+                app.stack
+            ),
+            json!({"ok": true, "ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
         );
     } else {
         println!(
@@ -788,8 +802,21 @@ fn cmd_teardown(ctx: &Ctx, a: TeardownArgs) -> Result<i32> {
 
 fn report_teardown(ctx: &Ctx, run_id: &str, r: &teardown::Report) -> i32 {
     if ctx.json {
+        let (outcome, summary) = if r.leftovers.is_empty() {
+            (
+                "clean",
+                format!("run {run_id}: removed {} objects, nothing left", r.removed),
+            )
+        } else {
+            (
+                "leftovers",
+                format!("run {run_id}: {} objects left behind", r.leftovers.len()),
+            )
+        };
         print_json(
-            &json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "kept": r.kept, "foreign": r.foreign, "elapsed_ms": r.elapsed_ms}),
+            outcome,
+            &summary,
+            json!({"run_id": run_id, "clean": r.leftovers.is_empty(), "removed": r.removed, "leftovers": r.leftovers, "kept": r.kept, "foreign": r.foreign, "elapsed_ms": r.elapsed_ms}),
         );
     } else {
         // Foreign objects do not make a teardown red (they were never ours to
@@ -940,7 +967,19 @@ fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
         results.push(json!({"run_id": run_id, "verdict": verdict, "foreign": foreign}));
     }
     if ctx.json {
-        print_json(&json!({"runs": results}));
+        let reaped = results
+            .iter()
+            .filter(|r| {
+                r["verdict"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("reaped"))
+            })
+            .count();
+        print_json(
+            ccci_core::verdict::ok_or_red(code == exit::OK),
+            &format!("{reaped} of {} runs reaped", results.len()),
+            json!({"runs": results}),
+        );
     } else if results.is_empty() {
         println!("nothing to reap");
     } else {
@@ -993,7 +1032,11 @@ fn cmd_probe(ctx: &Ctx, a: ProbeArgs) -> Result<i32> {
         Err(w) => (false, w),
     };
     if ctx.json {
-        print_json(&json!({"ok": ok, "reason": what}));
+        print_json(
+            ccci_core::verdict::ok_or_red(ok),
+            &what,
+            json!({"ok": ok, "reason": what}),
+        );
     } else {
         println!("{}: {what}", if ok { "ok" } else { "red" });
     }
@@ -1036,12 +1079,22 @@ fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
         }
     });
     if ctx.json {
-        print_json(&json!({
-            "app": app, "services": snap.services.len(), "pending": pending, "failure": failure,
-            "running_version": running.as_ref().map(|r| &r.0),
-            "running_chaos_version": running.as_ref().map(|r| &r.1),
-            "running": running_text,
-        }));
+        print_json(
+            "ok",
+            &format!(
+                "run {}: {}",
+                app.run_id,
+                running_text
+                    .clone()
+                    .unwrap_or_else(|| "not deployed".into())
+            ),
+            json!({
+                "app": app, "services": snap.services.len(), "pending": pending, "failure": failure,
+                "running_version": running.as_ref().map(|r| &r.0),
+                "running_chaos_version": running.as_ref().map(|r| &r.1),
+                "running": running_text,
+            }),
+        );
     } else {
         println!("run      {}", app.run_id);
         println!("recipe   {}", app.recipe);

@@ -89,7 +89,7 @@ fn list(recipes: &Path, all: bool, long: bool, json: bool) -> Result<i32> {
             .iter()
             .map(|(n, s)| json!({"recipe": n, "enrolled": s.enrolled, "approved": s.approved, "repo": s.repo, "upstream": s.upstream, "gitea_repo": s.gitea_repo}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        ccci_core::verdict::print("ok", format!("{} recipes", v.len()), json!({"recipes": v}));
     } else {
         for (n, s) in rows {
             if long {
@@ -309,7 +309,20 @@ fn pr_tests(
 
 fn print_plan(plan: &Plan, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(plan)?);
+        let tests: usize = plan.tiers.iter().map(|t| t.tests.len()).sum();
+        ccci_core::verdict::print(
+            "ok",
+            format!(
+                "plan for {} at {}: {tests} tests, {}",
+                plan.recipe,
+                plan.r#ref,
+                match &plan.previous {
+                    Some(p) => format!("upgrading from {p}"),
+                    None => "nothing older released".into(),
+                }
+            ),
+            serde_json::to_value(plan)?,
+        );
         return Ok(());
     }
     println!(

@@ -528,7 +528,7 @@ fn approved_pr_tests_are_written_out_and_listed() {
     // plan.json in --out is what stdout printed.
     let file = std::fs::read_to_string(out.join("plan.json")).unwrap();
     let file: serde_json::Value = serde_json::from_str(&file).unwrap();
-    assert_eq!(file, r.json());
+    assert_eq!(file, plan_part(&r.json()));
 }
 
 #[test]
@@ -556,7 +556,7 @@ fn plan_json_is_written_to_out_for_any_plan() {
     r.assert_code(0);
     let file = std::fs::read_to_string(out.join("plan.json")).unwrap();
     let file: serde_json::Value = serde_json::from_str(&file).unwrap();
-    assert_eq!(file, r.json());
+    assert_eq!(file, plan_part(&r.json()));
     assert!(!out.join("pr-tests").exists());
     assert!(
         !out.join("source.git").exists(),
@@ -595,8 +595,9 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
 
     let r = w.discover(&["--json", "list"]);
     r.assert_code(0);
+    assert_eq!(r.json()["tool"], "ccci-discover");
     assert_eq!(
-        r.json(),
+        r.json()["recipes"],
         serde_json::json!([
             {"recipe": "demo", "enrolled": true, "approved": false,
              "repo": "https://git.example.org/demo.git", "upstream": null, "gitea_repo": null},
@@ -606,7 +607,7 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
     let r = w.discover(&["list", "--all", "--json"]);
     r.assert_code(0);
     assert_eq!(
-        r.json(),
+        r.json()["recipes"],
         serde_json::json!([
             {"recipe": "bare", "enrolled": false, "approved": false, "repo": null, "upstream": null, "gitea_repo": null},
             {"recipe": "demo", "enrolled": true, "approved": false,
@@ -619,16 +620,37 @@ fn list_shows_enrolled_recipes_and_all_with_all() {
     w.settings(r#"{"schema":1}"#);
     let r = w.discover(&["--json", "list"]);
     r.assert_code(0);
-    assert_eq!(r.json(), serde_json::json!([]));
+    assert_eq!(r.json()["recipes"], serde_json::json!([]));
     let r = w.discover(&["list"]);
     r.assert_code(0);
     assert_eq!(r.stdout, "");
 }
 
-/// Exit 2, nothing on stdout, and one stderr line containing every `needle`.
+/// The plan in a `--json plan` verdict: everything but the shared keys.
+fn plan_part(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    let m = v.as_object_mut().unwrap();
+    for k in ["tool", "outcome", "summary"] {
+        assert!(m.remove(k).is_some(), "the verdict has no {k}");
+    }
+    v
+}
+
+/// Exit 2, one stderr line containing every `needle`, and on stdout nothing,
+/// or (with `--json`) the error verdict saying the same.
 fn refused(r: &ccci_testkit::Run, needles: &[&str]) {
     r.assert_code(2);
-    assert_eq!(r.stdout, "", "stderr: {}", r.stderr);
+    if !r.stdout.is_empty() {
+        let v = r.json();
+        assert_eq!(v["outcome"], "error", "{v}");
+        assert_eq!(v["code"], 2, "{v}");
+        assert_eq!(v["cause"], "input", "{v}");
+        assert_eq!(
+            Some(v["summary"].as_str().unwrap()),
+            r.stderr.trim().strip_prefix("ccci-discover: "),
+            "{v}"
+        );
+    }
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {}", r.stderr);
     for n in needles {

@@ -7,12 +7,12 @@ use ccci_core::canonical::{self, Canonical};
 use ccci_core::results::{self, Results};
 use ccci_core::rundir::RunDir;
 use ccci_core::settings::{self, Settings};
+use ccci_core::tool::{self, Answer};
 use ccci_core::version::Version;
 use ccci_core::{exit, log, state};
 use clap::Parser;
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,32 +79,28 @@ pub fn refusal(r: &Results, s: &Settings, retained: bool) -> Option<String> {
 }
 
 struct Tools {
-    deploy: PathBuf,
     state_dir: PathBuf,
     /// The promoted run, whose lock we hold for the children.
     run_id: String,
 }
 
 impl Tools {
-    /// Run ccci-deploy; its stdout is the verdict line(s), its stderr goes to ours.
+    /// Call ccci-deploy (`ccci_core::tool`): its yes or no and its one-line
+    /// summary; its stderr goes to ours. Trouble or a bug is an error here.
     fn deploy(&self, args: &[&str]) -> Result<(i32, String)> {
-        let out = Command::new(&self.deploy)
-            .args(args)
-            .env("CCCI_STATE_DIR", &self.state_dir)
-            .env(ccci_core::rundir::LOCK_HELD_ENV, &self.run_id)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| exit::tempfail(format!("cannot run ccci-deploy: {e}")))?;
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let code = out.status.code().unwrap_or(exit::BUG);
-        if code == exit::TEMPFAIL || code == exit::BUG || code == exit::USAGE {
-            return Err(exit::coded(
-                code,
-                format!("ccci-deploy {} failed: {text}", args.join(" ")),
-            ));
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let mut call = tool::Call::new("ccci-deploy", args, None, &never);
+        call.state_dir = Some(&self.state_dir);
+        call.env = vec![(ccci_core::rundir::LOCK_HELD_ENV.into(), self.run_id.clone())];
+        let what = format!("ccci-deploy {}", args.join(" "));
+        match tool::call(call)?.answer {
+            Answer::Yes(v) => Ok((exit::OK, v.summary)),
+            Answer::No(v) => Ok((exit::NO, v.summary)),
+            Answer::Input(v) => Err(exit::usage(format!("{what} failed: {}", v.summary))),
+            Answer::Trouble(why) => Err(exit::tempfail(format!("{what} failed: {why}"))),
+            Answer::Interrupted => Err(exit::tempfail(format!("{what} was interrupted"))),
+            Answer::Bug(why) => Err(exit::coded(exit::BUG, format!("{what} failed: {why}"))),
         }
-        Ok((code, text))
     }
 }
 
@@ -125,7 +121,6 @@ pub fn run(cli: Cli) -> Result<i32> {
     let s = Settings::load(&recipes, &r.recipe)?;
     let retained = run.retained()?;
     let tools = Tools {
-        deploy: ccci_core::cli::sibling("ccci-deploy"),
         state_dir: state_dir.clone(),
         run_id: run.id.clone(),
     };

@@ -5,7 +5,7 @@
 //! `ccci-verify-backup` and `ccci-lint`), so every step it takes is a command
 //! an operator can rerun by hand; each one's output is in the run's `logs/`.
 
-pub mod child;
+pub use ccci_core::proc as child;
 pub mod output;
 pub mod signals;
 pub mod slot;
@@ -19,12 +19,12 @@ use ccci_core::results::{
 };
 use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
 use ccci_core::settings::{self, Dependency};
+use ccci_core::tool::{self, Answer};
 use ccci_core::{exit, ids, log, state};
 use clap::Parser;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -161,7 +161,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let mut vars = BTreeMap::new();
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
     vars.insert("CCCI_STATE_DIR".into(), state_dir.display().to_string());
     vars.insert("CCCI_RECIPES_DIR".into(), recipes.display().to_string());
     vars.insert(LOCK_HELD_ENV.into(), run_id.clone());
@@ -169,34 +169,40 @@ pub fn run(cli: Cli) -> Result<i32> {
     vars.insert("PATH".into(), format!("{}:{path}", bin_dir.display()));
 
     // The plan: a bad ref or settings file is bad input, said in one line.
-    let mut cmd = Command::new(bin_dir.join("ccci-discover"));
-    cmd.envs(&vars).args([
-        "plan",
-        "--recipe",
-        &cli.recipe,
-        "--repo",
-        &cli.repo,
-        "--ref",
-        &cli.r#ref,
-        "--out",
-    ]);
-    cmd.arg(&run.path);
-    let o = child::run(cmd, &run.file("logs/plan.log"), None, &stop)?;
-    if !o.ok() {
-        run.ledger(
-            "run-end",
-            json!({"verdict": "error", "reason": o.last_line}),
-        )?;
-        let code = match o.code {
-            Some(c @ (exit::USAGE | exit::TEMPFAIL)) => c,
-            _ if o.interrupted => exit::TEMPFAIL,
+    let plan_log = run.file("logs/plan.log");
+    std::fs::create_dir_all(run.file("logs"))?;
+    let planned = tool::call(tool::Call {
+        tool: "ccci-discover",
+        args: [
+            "plan",
+            "--recipe",
+            &cli.recipe,
+            "--repo",
+            &cli.repo,
+            "--ref",
+            &cli.r#ref,
+            "--out",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([run.path.display().to_string()])
+        .collect(),
+        state_dir: Some(&state_dir),
+        env: vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        log: Some(&plan_log),
+        timeout: None,
+        stop: &stop,
+    })?;
+    if !planned.answer.is_yes() {
+        let why = planned.answer.summary();
+        run.ledger("run-end", json!({"verdict": "error", "reason": why}))?;
+        // The request's own fault (a bad ref, settings that do not parse) is
+        // bad input; anything else is trouble or a bug of ccci's.
+        let code = match planned.answer {
+            Answer::Input(_) | Answer::No(_) => exit::USAGE,
+            Answer::Trouble(_) | Answer::Interrupted => exit::TEMPFAIL,
             _ => exit::BUG,
         };
-        let why = o
-            .last_line
-            .strip_prefix("ccci-discover: ")
-            .unwrap_or(&o.last_line)
-            .to_string();
         return Err(exit::coded(code, format!("cannot plan the run: {why}")));
     }
     let mut plan: Plan = state::read_json(&run.file("plan.json"))?;
@@ -234,36 +240,55 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 impl Runner<'_> {
-    fn tool(&mut self, name: &str, args: &[String], log_rel: &str) -> Result<child::Outcome> {
-        let mut cmd = Command::new(self.bin_dir.join(name));
-        cmd.envs(&self.vars).args(args);
-        let o = child::run(cmd, &self.run.file(log_rel), None, &self.stop)?;
-        self.child_time += o.duration;
-        Ok(o)
+    /// Call a sibling tool (`ccci_core::tool`: `--json`, `--state-dir`, one
+    /// exit-code table). Its yes or no comes back with its one-line summary;
+    /// bad input counts as a no (what the recipe under test gave it). Trouble,
+    /// a ccci bug or an interrupt end the run: `None`.
+    fn tool(
+        &mut self,
+        name: &str,
+        args: &[String],
+        log_rel: &str,
+    ) -> Result<Option<(bool, String)>> {
+        Ok(match self.call(name, args, log_rel)? {
+            Answer::Yes(v) => Some((true, v.summary)),
+            Answer::No(v) | Answer::Input(v) => Some((false, v.summary)),
+            Answer::Trouble(why) => {
+                self.abort = Some(Abort::Trouble(why));
+                None
+            }
+            Answer::Bug(why) => {
+                self.abort = Some(Abort::Bug(why));
+                None
+            }
+            Answer::Interrupted => {
+                self.abort = Some(Abort::Interrupted);
+                None
+            }
+        })
     }
 
-    /// Map a tool's non-verdict exit to an abort: 75 is trouble, others a bug.
-    fn check_tool(&mut self, name: &str, o: &child::Outcome) -> bool {
-        if o.interrupted {
-            self.abort = Some(Abort::Interrupted);
-            return false;
+    /// The tool's answer as it is, for a caller that judges it itself.
+    fn call(&mut self, name: &str, args: &[String], log_rel: &str) -> Result<Answer> {
+        let log = self.run.file(log_rel);
+        if let Some(d) = log.parent() {
+            std::fs::create_dir_all(d)?;
         }
-        match o.code {
-            Some(0) | Some(1) | Some(2) => true,
-            Some(exit::TEMPFAIL) => {
-                self.abort = Some(Abort::Trouble(o.last_line.clone()));
-                false
-            }
-            code => {
-                self.abort = Some(Abort::Bug(format!(
-                    "{name} exited {}: {}",
-                    code.map(|c| c.to_string())
-                        .unwrap_or_else(|| "on a signal".into()),
-                    o.last_line
-                )));
-                false
-            }
-        }
+        let reply = tool::call(tool::Call {
+            tool: name,
+            args: args.to_vec(),
+            state_dir: Some(&self.state_dir),
+            env: self
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            log: Some(&log),
+            timeout: None,
+            stop: &self.stop,
+        })?;
+        self.child_time += reply.duration;
+        Ok(reply.answer)
     }
 
     fn env(&self) -> tier::Env<'_> {
@@ -455,17 +480,12 @@ impl Runner<'_> {
         if let Some(t) = s.timeouts.deploy {
             args.extend(["--timeout".into(), t.to_string()]);
         }
-        let o = self.tool("ccci-deploy", &args, "logs/install.log")?;
-        if !self.check_tool("ccci-deploy", &o) {
+        let Some((created, why)) = self.tool("ccci-deploy", &args, "logs/install.log")? else {
             return Ok(());
-        }
-        if !o.ok() {
+        };
+        if !created {
             // The recipe itself is broken (no compose file, a malformed env
             // sample, a compose Docker rejects): a red install, not bad input.
-            let why = o
-                .last_line
-                .strip_prefix("ccci-deploy: ")
-                .unwrap_or(&o.last_line);
             self.push(
                 "install",
                 Status::Fail,
@@ -482,7 +502,7 @@ impl Runner<'_> {
             return Ok(());
         }
         let id = self.run.id.clone();
-        let o = self.tool(
+        let Some((ok, verdict)) = self.tool(
             "ccci-deploy",
             &[
                 "deploy".into(),
@@ -492,12 +512,11 @@ impl Runner<'_> {
                 "--wait".into(),
             ],
             "logs/install.log",
-        )?;
-        if !self.check_tool("ccci-deploy", &o) {
+        )?
+        else {
             return Ok(());
-        }
-        let verdict = o.verdict();
-        if !o.ok() {
+        };
+        if !ok {
             self.push(
                 "install",
                 Status::Fail,
@@ -579,16 +598,15 @@ impl Runner<'_> {
             return Ok(());
         }
         let id = self.run.id.clone();
-        let o = self.tool(
+        let Some((ok, verdict)) = self.tool(
             "ccci-deploy",
             &["upgrade".into(), id, "--ref".into(), p.r#ref.clone()],
             "logs/upgrade.log",
-        )?;
-        if !self.check_tool("ccci-deploy", &o) {
+        )?
+        else {
             return Ok(());
-        }
-        let verdict = o.verdict();
-        if !o.ok() {
+        };
+        if !ok {
             // The tiers above test whatever runs now: wait for the app to settle
             // (a rollback to finish) and say which way it went.
             let settled = self.settle()?;
@@ -640,36 +658,34 @@ impl Runner<'_> {
     /// kept)? Later tiers run only on a healthy app.
     fn settle(&mut self) -> Result<String> {
         let id = self.run.id.clone();
-        let o = self.tool(
+        let Some((settled, waited)) = self.tool(
             "ccci-deploy",
             &["wait".into(), id, "--since-now".into()],
             "logs/upgrade.log",
-        )?;
-        if !self.check_tool("ccci-deploy", &o) {
+        )?
+        else {
             return Ok("could not wait for the app to settle".into());
-        }
-        if o.ok() {
-            return Ok(format!("the app settled back: {}", o.verdict()));
+        };
+        if settled {
+            return Ok(format!("the app settled back: {waited}"));
         }
         // Swarm may keep an update paused with the old task still serving
         // (start-first): what counts for the tiers above is whether the app
         // answers, so ask it once.
-        let waited = o.verdict();
         let id = self.run.id.clone();
-        let probe = self.tool("ccci-deploy", &["probe".into(), id], "logs/upgrade.log")?;
-        if !self.check_tool("ccci-deploy", &probe) {
+        let Some((serves, answered)) =
+            self.tool("ccci-deploy", &["probe".into(), id], "logs/upgrade.log")?
+        else {
             return Ok("could not probe the app after the failed upgrade".into());
-        }
-        if probe.ok() {
+        };
+        if serves {
             return Ok(format!(
-                "the app did not settle ({waited}) but serves: {}",
-                probe.verdict()
+                "the app did not settle ({waited}) but serves: {answered}"
             ));
         }
         self.converged = false;
         self.not_serving = Some(format!(
-            "the app does not serve after the failed upgrade: {}",
-            probe.verdict()
+            "the app does not serve after the failed upgrade: {answered}"
         ));
         Ok(format!("the app did not settle: {waited}"))
     }
@@ -764,32 +780,31 @@ impl Runner<'_> {
                 args.extend(["--env".into(), format!("{k}={v}")]);
             }
             let mut ready = false;
-            let o = self.tool("ccci-deploy", &args, &log)?;
+            let created = self.tool("ccci-deploy", &args, &log)?;
             self.deps.push(dep);
-            if !self.check_tool("ccci-deploy", &o) {
+            let Some((created, why)) = created else {
                 return Ok(());
-            }
-            if o.ok() {
-                let o = self.tool(
+            };
+            if created {
+                let Some((up, verdict)) = self.tool(
                     "ccci-deploy",
                     &["deploy".into(), dep_id.clone(), "--wait".into()],
                     &log,
-                )?;
-                if !self.check_tool("ccci-deploy", &o) {
+                )?
+                else {
                     return Ok(());
-                }
-                ready = o.ok();
+                };
+                ready = up;
                 if !ready {
                     log::warn(&format!(
-                        "dependency {} did not come up: {}",
-                        d.recipe,
-                        o.verdict()
+                        "dependency {} did not come up: {verdict}",
+                        d.recipe
                     ));
                 }
             } else {
                 log::warn(&format!(
-                    "dependency {} could not be created: {}",
-                    d.recipe, o.last_line
+                    "dependency {} could not be created: {why}",
+                    d.recipe
                 ));
             }
             // A dependency that could not be created has no app.json: empty names.
@@ -888,25 +903,24 @@ impl Runner<'_> {
             if keep && id == self.run.id {
                 args.push("--keep-volumes".into());
             }
-            let o = match self.tool("ccci-deploy", &args, "logs/teardown.log") {
-                Ok(o) => o,
+            let answer = match self.call("ccci-deploy", &args, "logs/teardown.log") {
+                Ok(a) => a,
                 Err(e) => {
                     status = TeardownStatus::Error;
                     summaries.push(ccci_core::cli::one_line(&e));
                     continue;
                 }
             };
-            let v = o.verdict();
-            match o.code {
-                Some(0) => {}
-                Some(1) => {
+            match &answer {
+                Answer::Yes(_) => {}
+                Answer::No(_) => {
                     if status != TeardownStatus::Error {
                         status = TeardownStatus::Leftovers;
                     }
                 }
                 _ => status = TeardownStatus::Error,
             }
-            summaries.push(v);
+            summaries.push(answer.summary());
         }
         self.stop = saved;
         let summary = summaries.join("; ");

@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 use ccci_core::app::App;
 use ccci_core::cli::Ctx;
 use ccci_core::rundir::RunDir;
-use ccci_core::{exit, ids, log, state};
+use ccci_core::tool::{self, Answer};
+use ccci_core::{exit, ids, log, state, verdict};
 use clap::{Args, Parser, Subcommand};
 use labels::ServicePlan;
 use restic::{Restic, Summary};
@@ -173,9 +174,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Plan(t) => cmd_plan(&ctx, &t.run),
         Cmd::Labelled(t) => cmd_labelled(&ctx, &t.run),
         Cmd::Seed(a) => cmd_seed(&ctx, &a),
-        Cmd::Backup(t) => step(&ctx, &t.run, backup),
-        Cmd::Disturb(t) => step(&ctx, &t.run, |_, run, st| disturb(run, st)),
-        Cmd::Restore(a) => step(&ctx, &a.run, |ctx, run, st| {
+        Cmd::Backup(t) => step(&ctx, "backup", &t.run, backup),
+        Cmd::Disturb(t) => step(&ctx, "disturb", &t.run, |_, run, st| disturb(run, st)),
+        Cmd::Restore(a) => step(&ctx, "restore", &a.run, |ctx, run, st| {
             restore(ctx, run, st, a.timeout)
         }),
         Cmd::Check(t) => cmd_check(&ctx, &t.run),
@@ -259,9 +260,11 @@ fn cmd_plan(ctx: &Ctx, run_arg: &str) -> Result<i32> {
     let run = RunDir::open(&ctx.cfg.state_dir, run_arg)?;
     let (_, plan) = plan_for(ctx, &run)?;
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"services": plan}))?
+        let backed = plan.iter().filter(|s| s.enabled).count();
+        verdict::print(
+            "ok",
+            format!("{backed} of {} services backed up", plan.len()),
+            json!({"services": plan}),
         );
         return Ok(exit::OK);
     }
@@ -300,9 +303,17 @@ fn cmd_labelled(ctx: &Ctx, run_arg: &str) -> Result<i32> {
     let (app, plan) = plan_for(ctx, &run)?;
     let labelled = plan.iter().any(|s| s.enabled);
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"labelled": labelled}))?
+        verdict::print(
+            if labelled { "labelled" } else { "unlabelled" },
+            if labelled {
+                "backup labels: yes".to_string()
+            } else {
+                format!(
+                    "no backup labels: no service of stack {} has backupbot.backup=true",
+                    app.stack
+                )
+            },
+            json!({"labelled": labelled}),
         );
     } else if labelled {
         println!("backup labels: yes");
@@ -330,7 +341,16 @@ fn cmd_seed(ctx: &Ctx, a: &SeedArgs) -> Result<i32> {
     let run = RunDir::open(&ctx.cfg.state_dir, &a.run)?;
     let _lock = run.lock()?;
     match seed(ctx, &run, &a.repo) {
-        Ok(_) => Ok(exit::OK),
+        Ok(markers) => {
+            if ctx.json {
+                verdict::print(
+                    "ok",
+                    format!("seeded {} markers", markers.len()),
+                    json!({"markers": markers.len()}),
+                );
+            }
+            Ok(exit::OK)
+        }
         Err(e) => red_or_err(ctx, e),
     }
 }
@@ -339,6 +359,7 @@ fn cmd_seed(ctx: &Ctx, a: &SeedArgs) -> Result<i32> {
 /// whatever the outcome, so a later step or an operator sees what happened.
 fn step(
     ctx: &Ctx,
+    what: &str,
     run_arg: &str,
     f: impl FnOnce(&Ctx, &RunDir, &mut BackupState) -> Result<()>,
 ) -> Result<i32> {
@@ -348,7 +369,16 @@ fn step(
     let result = f(ctx, &run, &mut st);
     save_state(&run, &st)?;
     match result {
-        Ok(()) => Ok(exit::OK),
+        Ok(()) => {
+            if ctx.json {
+                verdict::print(
+                    "ok",
+                    format!("{what} done"),
+                    json!({"snapshot": st.snapshot}),
+                );
+            }
+            Ok(exit::OK)
+        }
         Err(e) => red_or_err(ctx, e),
     }
 }
@@ -360,10 +390,7 @@ fn red_or_err(ctx: &Ctx, e: anyhow::Error) -> Result<i32> {
     }
     let reason = ccci_core::cli::one_line(&e);
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"ok": false, "reason": reason}))?
-        );
+        verdict::print("red", &reason, json!({"ok": false, "reason": reason}));
     } else {
         println!("red: {reason}");
     }
@@ -815,37 +842,27 @@ fn restore(ctx: &Ctx, run: &RunDir, st: &mut BackupState, timeout: Option<u64>) 
     }
     run.ledger("backup-restore", json!({"snapshot": snap.snapshot_id}))?;
     // Healthy again? Asked of the deploy tool, which owns convergence and health.
-    let mut cmd = Command::new(ccci_core::cli::sibling("ccci-deploy"));
-    cmd.arg("--state-dir")
-        .arg(&ctx.cfg.state_dir)
-        .arg("wait")
-        // What failed before the restore (a rolled-back upgrade) is not its doing.
-        .arg("--since-now")
-        .arg(&run.path);
-    if let Some(t) = timeout {
-        cmd.arg("--timeout").arg(t.to_string());
+    let run_path = run.path.display().to_string();
+    // What failed before the restore (a rolled-back upgrade) is not its doing.
+    let mut args = vec!["wait", "--since-now", run_path.as_str()];
+    let t = timeout.map(|t| t.to_string());
+    if let Some(t) = &t {
+        args.extend(["--timeout", t]);
     }
-    let out = cmd
-        .env(ccci_core::rundir::LOCK_HELD_ENV, &run.id)
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run ccci-deploy wait")?;
-    match out.status.code() {
-        Some(0) => Ok(()),
-        Some(1) => Err(exit::no(format!(
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut call = tool::Call::new("ccci-deploy", &args, None, &never);
+    call.state_dir = Some(&ctx.cfg.state_dir);
+    call.env = vec![(ccci_core::rundir::LOCK_HELD_ENV.into(), run.id.clone())];
+    match tool::call(call)?.answer {
+        Answer::Yes(_) => Ok(()),
+        Answer::No(v) => Err(exit::no(format!(
             "the app is not healthy after the restore: {}",
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .replace('\n', " ")
+            v.summary
         ))),
-        code => Err(exit::coded(
-            code.filter(|c| *c == exit::TEMPFAIL || *c == exit::USAGE)
-                .unwrap_or(exit::BUG),
-            format!(
-                "ccci-deploy wait failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        )),
+        Answer::Input(v) => Err(exit::usage(format!("ccci-deploy wait: {}", v.summary))),
+        Answer::Trouble(why) => Err(exit::tempfail(format!("ccci-deploy wait: {why}"))),
+        Answer::Bug(why) => Err(exit::coded(exit::BUG, format!("ccci-deploy wait: {why}"))),
+        Answer::Interrupted => Err(exit::tempfail("ccci-deploy wait was interrupted")),
     }
 }
 
@@ -982,12 +999,25 @@ fn report(ctx: &Ctx, ok: bool, rows: &[Row], st: &BackupState, extra: Option<&st
     let lost = named("MISSING");
     let unprovable = named(NOT_PROVABLE);
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
+        let summary = if let Some(e) = extra {
+            e.to_string()
+        } else if ok {
+            "every marker came back".to_string()
+        } else if !lost.is_empty() {
+            format!("data lost in {}", lost.join(", "))
+        } else {
+            format!(
+                "not provable that the data came back in {}",
+                unprovable.join(", ")
+            )
+        };
+        verdict::print(
+            verdict::ok_or_red(ok && extra.is_none()),
+            summary,
+            json!({
                 "ok": ok, "rows": rows, "snapshot": st.snapshot, "contents": st.contents, "lost": lost,
                 "not_provable": unprovable, "live": st.live, "reason": extra,
-            }))?
+            }),
         );
     } else {
         println!(

@@ -7,10 +7,6 @@ use std::process::ExitCode;
 /// prints one line `tool: message` on stderr and exits with its mapped code.
 /// Clap's own errors keep clap's codes (usage 2, `--help` 0).
 pub fn main<A: clap::Parser>(run: fn(A) -> anyhow::Result<i32>) -> ExitCode {
-    let args = match A::try_parse() {
-        Ok(a) => a,
-        Err(e) => e.exit(),
-    };
     let tool = std::env::args()
         .next()
         .and_then(|p| {
@@ -20,6 +16,30 @@ pub fn main<A: clap::Parser>(run: fn(A) -> anyhow::Result<i32>) -> ExitCode {
         })
         .unwrap_or_else(|| "ccci".into());
     crate::log::init(&tool);
+    // A caller that asked for JSON gets its answer in the verdict shape even
+    // when the tool fails, with the cause; clap's help and version stay text.
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    let args = match A::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let first = e.to_string();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                crate::verdict::ToolVerdict::error(
+                    exit::USAGE,
+                    crate::verdict::Cause::Usage,
+                    first,
+                )
+                .print();
+            }
+            e.exit()
+        }
+    };
     // A panic is a bug in ccci (70), said in one line; a reader that closed our
     // stdout (`... | head -1`) wanted no more, which is no error at all. Rust
     // ignores SIGPIPE, so the closed pipe surfaces as a panic in `println!`.
@@ -40,10 +60,26 @@ pub fn main<A: clap::Parser>(run: fn(A) -> anyhow::Result<i32>) -> ExitCode {
             let code = exit::code_of(&e);
             let msg = crate::redact::global().apply(&one_line(&e));
             crate::log::error(&msg);
+            if json {
+                use crate::verdict::Cause;
+                let cause = match code {
+                    exit::USAGE => Cause::Input,
+                    exit::TEMPFAIL => Cause::Trouble,
+                    _ => Cause::Bug,
+                };
+                crate::verdict::ToolVerdict::error(code, cause, &msg).print();
+            }
             code
         }
         Err(payload) if is_broken_pipe(&panic_message(payload.as_ref())) => exit::OK,
-        Err(_) => exit::BUG,
+        Err(payload) => {
+            if json {
+                let msg = format!("panic: {}", panic_message(payload.as_ref()));
+                crate::verdict::ToolVerdict::error(exit::BUG, crate::verdict::Cause::Bug, &msg)
+                    .print();
+            }
+            exit::BUG
+        }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(exit::BUG as u8))
 }

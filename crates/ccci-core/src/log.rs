@@ -25,6 +25,14 @@ pub fn init(tool: &str) {
     });
 }
 
+/// The running tool's name (`ccci-deploy`), for the verdicts it prints.
+pub fn tool_name() -> String {
+    STYLE
+        .get()
+        .map(|s| s.tool.clone())
+        .unwrap_or_else(|| "ccci".into())
+}
+
 /// True when stderr is the journal stream systemd gave us, not merely inherited env.
 fn connected_to_journal() -> bool {
     use std::os::unix::fs::MetadataExt;

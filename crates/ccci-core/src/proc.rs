@@ -1,5 +1,6 @@
 //! Running one child (a ccci tool, a hook, a test): output to its own log
-//! through the redaction filter, a timeout, and prompt cancellation.
+//! through the redaction filter, a timeout, and prompt cancellation. The one
+//! way ccci runs a process it waits for; `tool` builds on it.
 //!
 //! Each child gets its own process group, so a timeout or an interrupt kills
 //! everything it started (a test's `docker exec`, a shell pipeline), and a
@@ -31,6 +32,8 @@ pub struct Outcome {
     pub last_line: String,
     /// Its last non-empty lines (masked), oldest first.
     pub tail: Vec<String>,
+    /// Its stdout, when it was captured apart from the log (see [`run_capturing`]).
+    pub stdout: String,
 }
 
 /// How many trailing lines an outcome keeps.
@@ -60,10 +63,31 @@ impl Outcome {
 /// Run `cmd` with stdout and stderr, interleaved as written, appended to `log`.
 /// Stops it on `timeout` or when `stop` is set.
 pub fn run(
+    cmd: Command,
+    log: &Path,
+    timeout: Option<Duration>,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
+    run_with(cmd, log, timeout, stop, false)
+}
+
+/// As [`run`], but stdout is kept apart (in `Outcome::stdout`, unmasked, for
+/// the caller to decode) and only stderr goes to the log as it comes.
+pub fn run_capturing(
+    cmd: Command,
+    log: &Path,
+    timeout: Option<Duration>,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
+    run_with(cmd, log, timeout, stop, true)
+}
+
+fn run_with(
     mut cmd: Command,
     log: &Path,
     timeout: Option<Duration>,
     stop: &AtomicBool,
+    capture: bool,
 ) -> Result<Outcome> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
@@ -75,10 +99,15 @@ pub fn run(
         .with_context(|| format!("cannot open log {}", log.display()))?;
     writeln!(file, "$ {}", describe(&cmd))?;
     let (reader, writer) = std::io::pipe()?;
-    cmd.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer)
-        .process_group(0);
+    let out_reader = if capture {
+        let (r, w) = std::io::pipe()?;
+        cmd.stdout(w);
+        Some(r)
+    } else {
+        cmd.stdout(writer.try_clone()?);
+        None
+    };
+    cmd.stdin(Stdio::null()).stderr(writer).process_group(0);
     let started = Instant::now();
     let spawned = cmd.spawn();
     // The parent's copies of the write end must go, or the reader never ends.
@@ -94,9 +123,17 @@ pub fn run(
                 duration: started.elapsed(),
                 last_line: format!("cannot run: {e}"),
                 tail: vec![format!("cannot run: {e}")],
+                stdout: String::new(),
             });
         }
     };
+    let captured = out_reader.map(|mut r| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut r, &mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    });
     let last = Arc::new(Mutex::new(Vec::<String>::new()));
     let done = Arc::new(AtomicBool::new(false));
     let copier = {
@@ -105,7 +142,7 @@ pub fn run(
         std::thread::spawn(move || {
             for line in BufReader::new(reader).split(b'\n') {
                 let Ok(line) = line else { break };
-                let text = ccci_core::redact::global().apply(&String::from_utf8_lossy(&line));
+                let text = crate::redact::global().apply(&String::from_utf8_lossy(&line));
                 let _ = writeln!(file, "{text}");
                 if !text.trim().is_empty()
                     && let Ok(mut l) = last.lock()
@@ -154,6 +191,21 @@ pub fn run(
         let _ = copier.join();
     }
     let tail = last.lock().map(|l| l.clone()).unwrap_or_default();
+    // The group is dead; a pipe an escaped grandchild holds is not waited on.
+    let stdout = match captured {
+        Some(h) => {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                h.join().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        }
+        None => String::new(),
+    };
     Ok(Outcome {
         code: status.code(),
         timed_out,
@@ -161,6 +213,7 @@ pub fn run(
         duration,
         last_line: tail.last().cloned().unwrap_or_default(),
         tail,
+        stdout,
     })
 }
 
