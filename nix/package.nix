@@ -24,7 +24,6 @@ rustPlatform.buildRustPackage {
       ../crates
       ../bins
       ../recipes
-      ../scripts/sweep.sh
     ];
   };
   cargoLock.lockFile = ../Cargo.lock;
@@ -44,9 +43,6 @@ rustPlatform.buildRustPackage {
         ]
       }
     done
-    # The weekly sweep drives the tools above.
-    install -Dm755 scripts/sweep.sh $out/bin/ccci-sweep
-    wrapProgram $out/bin/ccci-sweep --prefix PATH : $out/bin
     # The test suites the runner plans from (config `recipes_dir`).
     mkdir -p $out/share/ccci
     cp -r recipes $out/share/ccci/recipes

@@ -8,7 +8,7 @@ bin=$(pwd)/target/debug
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for unit in systemd/*.service systemd/*.timer; do
-    sed -e "s#/usr/bin/ccci-sweep#$(pwd)/scripts/sweep.sh#g" -e "s#/usr/bin/ccci-#$bin/ccci-#g" "$unit" >"$tmp/$(basename "$unit")"
+    sed -e "s#/usr/bin/ccci-#$bin/ccci-#g" "$unit" >"$tmp/$(basename "$unit")"
 done
 systemd-analyze verify "$tmp"/*
 echo "systemd units: ok ($(find systemd -name 'ccci-*' | wc -l) files)"

@@ -42,6 +42,11 @@ pub struct Cli {
     cmd: Cmd,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Create a run's app: clone the recipe at a ref, write the app env, generate secrets
@@ -98,6 +103,9 @@ struct NewArgs {
     /// --install-ref says otherwise
     #[arg(long = "ref")]
     r#ref: String,
+    /// Refuse (exit 75) unless --ref names this commit (the one the run planned)
+    #[arg(long, value_name = "SHA")]
+    expect_sha: Option<String>,
     /// Create the app at this ref instead (the previous release a run installs
     /// before upgrading to --ref)
     #[arg(long, value_name = "REF")]
@@ -164,6 +172,9 @@ struct DeployArgs {
     /// Deploy this ref instead of the run's current one
     #[arg(long = "ref")]
     r#ref: Option<String>,
+    /// Refuse (exit 75) unless the ref names this commit (the one the run planned)
+    #[arg(long, value_name = "SHA")]
+    expect_sha: Option<String>,
     /// Wait for convergence and health after deploying
     #[arg(long)]
     wait: bool,
@@ -192,6 +203,10 @@ struct UpgradeArgs {
     /// The ref to upgrade to
     #[arg(long = "ref")]
     r#ref: String,
+    /// Refuse (exit 75) unless the ref still names this commit (the one the
+    /// run planned; a branch pushed meanwhile is not what is under test)
+    #[arg(long, value_name = "SHA")]
+    expect_sha: Option<String>,
     /// Convergence timeout in seconds
     #[arg(long)]
     timeout: Option<u64>,
@@ -304,6 +319,7 @@ fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
 
     git::clone(&a.repo, &run.recipe_dir())?;
     let resolved = recipe::resolve(&run, &a.r#ref)?;
+    expect_commit(&resolved, a.expect_sha.as_deref())?;
     let install = match &a.install_ref {
         Some(r) => recipe::resolve(&run, r)?,
         None => resolved.clone(),
@@ -445,10 +461,17 @@ fn pull_images(docker: &Docker, images: &[String]) -> Result<()> {
 
 /// Check out `ref`, refresh the env with settings the ref adds, create missing
 /// secrets, pull and deploy. Returns the resolved ref.
-fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<recipe::Resolved> {
+fn deploy_ref(
+    ctx: &Ctx,
+    run: &RunDir,
+    app: &mut App,
+    r#ref: &str,
+    expect_sha: Option<&str>,
+) -> Result<recipe::Resolved> {
     // No separate reachability check: the first docker call below maps an
     // unreachable engine to exit 75 itself, and `new` checked for a swarm manager.
     let resolved = recipe::resolve(run, r#ref)?;
+    expect_commit(&resolved, expect_sha)?;
     let sample = recipe::checkout(run, &resolved)?;
     let mut env = EnvFile::read(&run.env_path())?;
     let added = env.add_missing(&sample);
@@ -509,6 +532,22 @@ fn deploy_ref(ctx: &Ctx, run: &RunDir, app: &mut App, r#ref: &str) -> Result<rec
         json!({"ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
     )?;
     Ok(resolved)
+}
+
+/// The commit a run planned is its identity: a ref that names another one now
+/// (a branch pushed during the run) is not deployed. Exit 75: the run is worth
+/// repeating on the new head, and the recipe is not to blame.
+fn expect_commit(resolved: &recipe::Resolved, expect: Option<&str>) -> Result<()> {
+    match expect {
+        Some(want) if !resolved.sha.starts_with(want) || want.len() < 7 => {
+            Err(exit::tempfail(format!(
+                "{} names {} now, not {want} the run planned: it moved during the run",
+                resolved.r#ref,
+                &resolved.sha[..12]
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn timeout_for(run: &RunDir, app: &App, flag: Option<u64>) -> Duration {
@@ -603,7 +642,7 @@ fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
             (None, None) => state::read_json::<Request>(&run.request_path())?.r#ref,
         },
     };
-    let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref) {
+    let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref, a.expect_sha.as_deref()) {
         Ok(r) => r,
         Err(e) => {
             let v = red_verdict(e)?;
@@ -693,7 +732,7 @@ fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
             run.id
         )));
     };
-    let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref) {
+    let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref, a.expect_sha.as_deref()) {
         Ok(r) => r,
         Err(e) => {
             let v = red_verdict(e)?;

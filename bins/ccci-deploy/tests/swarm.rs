@@ -802,3 +802,48 @@ fn runs_never_collide_and_help_exits_0() {
     run(&bin(), &["--help"], &[]).assert_code(0);
     run(&bin(), &["deploy", "--help"], &[]).assert_code(0);
 }
+
+#[test]
+fn a_ref_that_moved_since_the_plan_is_not_deployed() {
+    let w = World::new("moved");
+    let planned = ccci_core::git::git(&w.repo.path, &["rev-parse", "HEAD"]).unwrap();
+    // main moves on after the run planned it.
+    w.repo.write("NOTES", "pushed during the run\n");
+    let moved = w.repo.commit("docs: pushed during the run");
+    assert_ne!(planned, moved);
+    let repo = w.repo.path.to_string_lossy().into_owned();
+    let r = w.deploy(&[
+        "new",
+        "--recipe",
+        "demo",
+        "--repo",
+        &repo,
+        "--ref",
+        "main",
+        "--expect-sha",
+        &planned,
+        "--run-id",
+        "moved-new",
+    ]);
+    r.assert_code(75);
+    assert!(r.stderr.contains("it moved during the run"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        leftovers("moved-new").is_empty(),
+        "{:?}",
+        leftovers("moved-new")
+    );
+
+    // An upgrade to a ref that moved leaves the app on what it ran.
+    let id = w.new_app("0.1.0+1.0", &[]);
+    w.deploy_wait(&id, 0);
+    let r = w.deploy(&["upgrade", &id, "--ref", "main", "--expect-sha", &planned]);
+    r.assert_code(75);
+    assert!(r.stderr.contains("it moved during the run"), "{}", r.stderr);
+    let st = w.deploy(&["--json", "status", &id]).json();
+    assert_eq!(st["running_version"], "0.1.0+1.0", "{st}");
+    // The planned commit itself is fine.
+    w.deploy(&["upgrade", &id, "--ref", "main", "--expect-sha", &moved])
+        .assert_code(0);
+    w.teardown_clean(&id);
+}

@@ -36,6 +36,11 @@ pub struct Cli {
     cmd: Cmd,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// List enrolled recipes (with --all, every recipe that has a folder)

@@ -640,16 +640,9 @@ fn plan_part(v: &serde_json::Value) -> serde_json::Value {
 /// or (with `--json`) the error verdict saying the same.
 fn refused(r: &ccci_testkit::Run, needles: &[&str]) {
     r.assert_code(2);
+    ccci_testkit::assert_one_line_error(r, "ccci-discover");
     if !r.stdout.is_empty() {
-        let v = r.json();
-        assert_eq!(v["outcome"], "error", "{v}");
-        assert_eq!(v["code"], 2, "{v}");
-        assert_eq!(v["cause"], "input", "{v}");
-        assert_eq!(
-            Some(v["summary"].as_str().unwrap()),
-            r.stderr.trim().strip_prefix("ccci-discover: "),
-            "{v}"
-        );
+        assert_eq!(r.json()["cause"], "input", "{}", r.stdout);
     }
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {}", r.stderr);

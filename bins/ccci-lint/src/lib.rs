@@ -34,6 +34,11 @@ pub struct Cli {
     tag: Option<String>,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn run(cli: Cli) -> Result<i32> {
     let ctx = cli.global.ctx()?;
     if !cli.recipe.is_dir() {
@@ -62,11 +67,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         .filter(|f| f.severity == Severity::Warning)
         .count();
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({"ok": errors == 0, "errors": errors, "warnings": warnings, "findings": findings})
-            )?
+        ccci_core::verdict::print(
+            ccci_core::verdict::ok_or_red(errors == 0),
+            format!("{errors} errors, {warnings} warnings"),
+            json!({"ok": errors == 0, "errors": errors, "warnings": warnings, "findings": findings}),
         );
     } else {
         for f in &findings {

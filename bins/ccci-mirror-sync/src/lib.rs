@@ -93,6 +93,11 @@ pub struct Cli {
     timeout: u64,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// A remote given as a path becomes absolute (git runs in the cache); a path
 /// that does not exist is bad input now rather than a puzzling git error later.
 fn locate(flag: &str, repo: &str) -> Result<String> {
@@ -228,7 +233,10 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let report = sync(&job)?;
     if cli.global.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let v = serde_json::to_value(&report)?;
+        let outcome = v["outcome"].as_str().unwrap_or("").to_string();
+        let summary = report::text(&report);
+        ccci_core::verdict::print(&outcome, summary.lines().next().unwrap_or(""), v);
     } else {
         print!("{}", report::text(&report));
     }

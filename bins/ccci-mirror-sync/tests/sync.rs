@@ -224,9 +224,7 @@ fn tag_names(v: &Value) -> Vec<String> {
 }
 
 fn one_line_error(r: &Run) {
-    assert_eq!(r.stdout, "", "nothing on stdout: {r:?}");
-    assert_eq!(r.stderr.lines().count(), 1, "one line: {:?}", r.stderr);
-    assert!(r.stderr.starts_with("ccci-mirror-sync: "), "{:?}", r.stderr);
+    ccci_testkit::assert_one_line_error(r, "ccci-mirror-sync");
 }
 
 #[test]

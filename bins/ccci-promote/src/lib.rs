@@ -38,6 +38,11 @@ pub struct Cli {
     run: String,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Why a run may not be promoted, or `None` when it may.
 pub fn refusal(r: &Results, s: &Settings, retained: bool) -> Option<String> {
     if !s.enrolled {
@@ -127,11 +132,10 @@ pub fn run(cli: Cli) -> Result<i32> {
     let report = |promoted: bool, why: &str, c: Option<&Canonical>| -> Result<i32> {
         run.ledger("promote", json!({"promoted": promoted, "why": why}))?;
         if ctx.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &json!({"promoted": promoted, "recipe": r.recipe, "run_id": run.id, "reason": why, "canonical": c})
-                )?
+            ccci_core::verdict::print(
+                if promoted { "promoted" } else { "refused" },
+                why,
+                json!({"promoted": promoted, "recipe": r.recipe, "run_id": run.id, "reason": why, "canonical": c}),
             );
         } else {
             println!("{}: {why}", if promoted { "promoted" } else { "refused" });

@@ -79,7 +79,7 @@ impl World {
     fn sweep(&self) -> Run {
         let env = self.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run(&workspace().join("scripts/sweep.sh"), &[], &env)
+        run(&bin_dir().join("ccci-sweep"), &[], &env)
     }
 
     fn canonical(&self) -> serde_json::Value {

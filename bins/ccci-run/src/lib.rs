@@ -74,6 +74,11 @@ pub struct Cli {
     quick: bool,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Why a run stopped early: every tier after it is `skip` with this reason.
 #[derive(Debug, Clone)]
 enum Abort {
@@ -214,6 +219,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         // upgrade is from there (none when the ref is that release).
         let v = c.version.to_string();
         plan.previous = (plan.tested_tag.as_deref() != Some(v.as_str())).then_some(v);
+        // plan.json says what the run did, as results.json will.
+        state::write_json(&run.file("plan.json"), &plan)?;
     }
     let mut r = Runner {
         state_dir: state_dir.clone(),
@@ -444,6 +451,8 @@ impl Runner<'_> {
         let s = &p.settings;
         let install_ref = p.previous.clone().unwrap_or_else(|| p.r#ref.clone());
         let mut args = self.new_args(&self.run.id.clone(), &p.recipe, &p.source_repo, &p.r#ref);
+        // The plan's commit is the run's identity: the app is made of it or not at all.
+        args.extend(["--expect-sha".into(), p.head_sha.clone()]);
         if let Some(prev) = &p.previous {
             args.extend(["--install-ref".into(), prev.clone()]);
         }
@@ -502,18 +511,18 @@ impl Runner<'_> {
             return Ok(());
         }
         let id = self.run.id.clone();
-        let Some((ok, verdict)) = self.tool(
-            "ccci-deploy",
-            &[
-                "deploy".into(),
-                id,
-                "--ref".into(),
-                install_ref.clone(),
-                "--wait".into(),
-            ],
-            "logs/install.log",
-        )?
-        else {
+        let mut deploy = vec![
+            "deploy".into(),
+            id,
+            "--ref".into(),
+            install_ref.clone(),
+            "--wait".into(),
+        ];
+        if p.previous.is_none() {
+            // Installing the ref under test itself: exactly the planned commit.
+            deploy.extend(["--expect-sha".into(), p.head_sha.clone()]);
+        }
+        let Some((ok, verdict)) = self.tool("ccci-deploy", &deploy, "logs/install.log")? else {
             return Ok(());
         };
         if !ok {
@@ -600,7 +609,15 @@ impl Runner<'_> {
         let id = self.run.id.clone();
         let Some((ok, verdict)) = self.tool(
             "ccci-deploy",
-            &["upgrade".into(), id, "--ref".into(), p.r#ref.clone()],
+            &[
+                "upgrade".into(),
+                id,
+                "--ref".into(),
+                p.r#ref.clone(),
+                // The plan's commit is the run's identity.
+                "--expect-sha".into(),
+                p.head_sha.clone(),
+            ],
             "logs/upgrade.log",
         )?
         else {
@@ -1012,7 +1029,14 @@ impl Runner<'_> {
         self.run
             .ledger("run-end", json!({"verdict": verdict, "level": level}))?;
         if ctx.json {
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            ccci_core::verdict::print(
+                r.verdict.as_str(),
+                format!(
+                    "level L{} ({}), {} app(s) deployed, {:.1} s",
+                    r.level, r.verdict, r.deploy_count, r.duration_s
+                ),
+                serde_json::to_value(&r)?,
+            );
         } else {
             output::table(&r, &self.run.path);
         }

@@ -16,8 +16,6 @@ use decide::decide;
 use serde_json::json;
 use std::time::Duration;
 
-const SCHEMA: u32 = 1;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "ccci-sweep-decide",
@@ -61,6 +59,11 @@ pub struct Cli {
     /// Seconds to wait for the repository before giving up (exit 75)
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     timeout: u64,
+}
+
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Parse a version the operator typed; naming the flag it came from.
@@ -113,15 +116,17 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let name = cli.recipe.as_deref();
     if cli.global.json {
-        let out = json!({
-            "schema": SCHEMA,
-            "recipe": name,
-            "decision": decision.as_str(),
-            "newest": newest.as_ref().map(|v| v.to_string()),
-            "canonical": canon.as_ref().map(|v| v.to_string()),
-            "reason": reason,
-        });
-        println!("{out}");
+        ccci_core::verdict::print(
+            decision.as_str(),
+            &reason,
+            json!({
+                "recipe": name,
+                "decision": decision.as_str(),
+                "newest": newest.as_ref().map(|v| v.to_string()),
+                "canonical": canon.as_ref().map(|v| v.to_string()),
+                "reason": reason,
+            }),
+        );
     } else {
         println!("{}", decision.as_str());
     }

@@ -152,6 +152,9 @@ fn newer_release_runs() {
         j,
         serde_json::json!({
             "schema": 1,
+            "tool": "ccci-sweep-decide",
+            "outcome": "run",
+            "summary": "newest release 1.14.0+1.31.1 is newer than canonical 1.13.0+1.31.1",
             "recipe": "demo",
             "decision": "run",
             "newest": "1.14.0+1.31.1",

@@ -44,6 +44,11 @@ pub struct Cli {
     cmd: Cmd,
 }
 
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Show what would be backed up: services, volumes, paths, hooks

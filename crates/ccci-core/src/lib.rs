@@ -26,6 +26,7 @@ pub mod results;
 pub mod rundir;
 pub mod settings;
 pub mod state;
+pub mod sweep;
 pub mod tool;
 pub mod verdict;
 pub mod version;

@@ -289,3 +289,23 @@ pub fn exec_in(prefix: &str, cmd: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A tool failed with one line on stderr, `<tool>: why`; on stdout nothing, or
+/// (when it was asked for `--json`) the error verdict saying the same.
+pub fn assert_one_line_error(r: &Run, tool: &str) {
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {:?}", r.stderr);
+    let prefix = format!("{tool}: ");
+    assert!(lines[0].starts_with(&prefix), "{:?}", lines[0]);
+    if !r.stdout.is_empty() {
+        let v = r.json();
+        assert_eq!(v["outcome"], "error", "{v}");
+        assert_eq!(v["tool"], tool, "{v}");
+        assert_eq!(v["code"], r.code, "{v}");
+        assert_eq!(
+            Some(v["summary"].as_str().unwrap_or_default()),
+            lines[0].strip_prefix(&prefix),
+            "{v}"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! `ccci-sweep`: the weekly sweep. For every enrolled recipe (or the ones
+//! named): sync its mirror from upstream when `recipe.json` names one, decide
+//! from versions alone (`ccci-sweep-decide`), run the newest release tag cold
+//! (`ccci-run --keep-volumes`) and promote it when green (`ccci-promote`).
+//! One recipe's failure never stops the others.
+//!
+//! Every tool is called through `ccci_core::tool` (typed verdicts, one exit
+//! table); the state dir is the configuration's, the same the tools use.
+
+use anyhow::Result;
+use ccci_core::results::Results;
+use ccci_core::rundir::RunDir;
+use ccci_core::settings::{self, Settings};
+use ccci_core::sweep::{self, Row, Summary};
+use ccci_core::tool::{self, Answer};
+use ccci_core::{exit, ids, log, state};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ccci-sweep",
+    version,
+    about = "The weekly sweep: sync, decide, run the newest release cold, promote",
+    long_about = "For every enrolled recipe (or the ones named): sync its mirror from upstream when \
+recipe.json names one, decide from versions alone (ccci-sweep-decide), run the newest release tag \
+cold (ccci-run --keep-volumes) and promote it when green (ccci-promote). One recipe's failure \
+never stops the others. Prints a table (or the summary with --json) and writes \
+<state>/sweeps/<time>-<pid>.json; each recipe's tool output is in <state>/sweeps/<time>-<pid>/.\n\n\
+Exit codes: 0 every recipe was handled (red runs and refused promotions are results), 1 some \
+recipe could not be handled (a failed sync, bad settings, Docker trouble), 2 bad usage, 75 \
+another sweep is running.",
+    after_help = "Example:\n  ccci-sweep                  # every enrolled recipe\n  ccci-sweep custom-html      # one recipe, by hand"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: ccci_core::cli::Global,
+    /// Recipes dir (default: $CCCI_RECIPES_DIR or the configured one)
+    #[arg(long, value_name = "DIR")]
+    recipes_dir: Option<PathBuf>,
+    /// Only these recipes (each must be enrolled)
+    recipes: Vec<String>,
+}
+
+/// The command line, for generated man pages and shell completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let ctx = cli.global.ctx()?;
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    let recipes_dir = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
+    let enrolled: Vec<(String, Settings)> = settings::all(&recipes_dir)?
+        .into_iter()
+        .filter(|(_, s)| s.enrolled)
+        .collect();
+    for r in &cli.recipes {
+        if !enrolled.iter().any(|(n, _)| n == r) {
+            return Err(exit::usage(format!("{r} is not an enrolled recipe")));
+        }
+    }
+    // Two sweeps at once would run the same releases twice and race their
+    // promotions: the second one says so and leaves (75, worth retrying).
+    let lock_path = state_dir.join("sweep.lock");
+    let Some(_lock) = state::Lock::try_acquire(&lock_path)? else {
+        return Err(exit::tempfail(format!(
+            "another sweep is running (it holds {})",
+            lock_path.display()
+        )));
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let stamp = format!("{}-{}", ids::utc_compact(secs), std::process::id());
+    let logs = sweep::dir(&state_dir).join(&stamp);
+    std::fs::create_dir_all(&logs)?;
+    let sweeper = Sweeper {
+        state_dir: &state_dir,
+        recipes_dir: &recipes_dir,
+        logs: &logs,
+        stamp: &stamp,
+        stop: &stop,
+    };
+    if !ctx.json {
+        println!(
+            "{:<20} {:<22} {:<12} {:<6} {:<9} NOTE",
+            "RECIPE", "DECISION", "RESULT", "LEVEL", "SECONDS"
+        );
+    }
+    let mut rows = vec![];
+    for (name, s) in &enrolled {
+        if !cli.recipes.is_empty() && !cli.recipes.contains(name) {
+            continue;
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let row = sweeper.recipe(name, s)?;
+        if !ctx.json {
+            println!(
+                "{:<20} {:<22} {:<12} {:<6} {:<9} {}",
+                row.recipe, row.decision, row.result, row.level, row.seconds, row.note
+            );
+        }
+        rows.push(row);
+    }
+    let summary = Summary {
+        schema: sweep::SCHEMA,
+        started: stamp.clone(),
+        finished: ids::now_rfc3339(),
+        recipes: rows,
+    };
+    let path = sweep::dir(&state_dir).join(format!("{stamp}.json"));
+    state::write_json(&path, &summary)?;
+    let unhandled = summary.recipes.iter().filter(|r| !r.handled).count();
+    let interrupted = stop.load(Ordering::SeqCst);
+    let said = format!(
+        "{} recipes swept, {unhandled} not handled{}; summary {}",
+        summary.recipes.len(),
+        if interrupted { ", interrupted" } else { "" },
+        path.display()
+    );
+    if ctx.json {
+        ccci_core::verdict::print(
+            if unhandled == 0 && !interrupted {
+                "ok"
+            } else {
+                "red"
+            },
+            &said,
+            serde_json::to_value(&summary)?,
+        );
+    } else {
+        println!("summary: {}", path.display());
+    }
+    log::info(&said);
+    Ok(if interrupted {
+        exit::TEMPFAIL
+    } else if unhandled == 0 {
+        exit::OK
+    } else {
+        exit::NO
+    })
+}
+
+struct Sweeper<'a> {
+    state_dir: &'a Path,
+    recipes_dir: &'a Path,
+    logs: &'a Path,
+    stamp: &'a str,
+    stop: &'a AtomicBool,
+}
+
+/// A recipe that could not be handled: the row says why.
+fn unhandled(mut row: Row, note: String) -> Row {
+    row.note = note;
+    row.handled = false;
+    row
+}
+
+impl Sweeper<'_> {
+    fn call(&self, recipe: &str, tool_name: &str, args: &[&str]) -> Result<Answer> {
+        let log = self.logs.join(format!("{recipe}.log"));
+        let mut c = tool::Call::new(tool_name, args, Some(&log), self.stop);
+        c.state_dir = Some(self.state_dir);
+        c.env = vec![(
+            "CCCI_RECIPES_DIR".into(),
+            self.recipes_dir.display().to_string(),
+        )];
+        Ok(tool::call(c)?.answer)
+    }
+
+    fn recipe(&self, name: &str, s: &Settings) -> Result<Row> {
+        let started = Instant::now();
+        let mut row = self.decide_run_promote(name, s)?;
+        row.seconds = started.elapsed().as_secs();
+        Ok(row)
+    }
+
+    fn decide_run_promote(&self, name: &str, s: &Settings) -> Result<Row> {
+        let mut row = Row {
+            recipe: name.to_string(),
+            decision: "-".into(),
+            result: "-".into(),
+            level: "-".into(),
+            run_id: String::new(),
+            seconds: 0,
+            note: String::new(),
+            handled: true,
+        };
+        let Some(repo) = &s.repo else {
+            row.decision = "error".into();
+            return Ok(unhandled(row, "recipe.json names no repo".into()));
+        };
+        // Never test a mirror that failed to sync: it may be stale or half-moved.
+        if let Some(upstream) = &s.upstream {
+            // Pull requests live on Gitea: without the mirror's Gitea repository
+            // only git is synced.
+            let mut args = vec!["--upstream", upstream, "--mirror", repo];
+            match &s.gitea_repo {
+                Some(g) => args.extend(["--repo", g]),
+                None => args.push("--no-pulls"),
+            }
+            let synced = self.call(name, "ccci-mirror-sync", &args)?;
+            if !synced.is_yes() {
+                row.decision = "error".into();
+                return Ok(unhandled(
+                    row,
+                    format!("mirror sync failed: {}", synced.summary()),
+                ));
+            }
+        }
+        let newest = match self.call(name, "ccci-sweep-decide", &[name, "--repo", repo])? {
+            Answer::Yes(v) => {
+                row.decision = v.outcome.clone();
+                v.detail
+                    .get("newest")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }
+            Answer::No(v) => {
+                row.decision = v.outcome.clone();
+                row.note = v.summary;
+                return Ok(row);
+            }
+            other => {
+                row.decision = "error".into();
+                return Ok(unhandled(row, other.summary()));
+            }
+        };
+        let run_id = format!("sweep-{}-{name}", self.stamp);
+        row.run_id = run_id.clone();
+        let ran = self.call(
+            name,
+            "ccci-run",
+            &[
+                "--recipe",
+                name,
+                "--repo",
+                repo,
+                "--ref",
+                &newest,
+                "--trigger",
+                "sweep",
+                "--keep-volumes",
+                "--run-id",
+                &run_id,
+            ],
+        )?;
+        let run = RunDir {
+            id: run_id.clone(),
+            path: RunDir::runs_root(self.state_dir).join(&run_id),
+        };
+        if let Some(r) = state::read_json_opt::<Results>(&run.file(ccci_core::results::FILE))? {
+            row.result = r.verdict.to_string();
+            row.level = format!("L{}", r.level);
+        }
+        match ran {
+            Answer::Yes(_) => {}
+            Answer::No(_) => {
+                return Ok(Row {
+                    note: format!("{newest} is red: see {}", run.path.display()),
+                    ..row
+                });
+            }
+            other => {
+                row.result = "error".into();
+                return Ok(unhandled(row, format!("ccci-run: {}", other.summary())));
+            }
+        }
+        match self.call(name, "ccci-promote", &[&run_id])? {
+            Answer::Yes(v) | Answer::No(v) => row.note = v.summary,
+            other => return Ok(unhandled(row, format!("ccci-promote: {}", other.summary()))),
+        }
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
