@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=$(pwd)/target/debug
-[ -x "$bin/ccci-deploy" ] || cargo build --quiet --bins
+cargo build --quiet --bins
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for unit in systemd/*.service systemd/*.timer; do
