@@ -61,14 +61,7 @@ pub fn checkout(run: &RunDir, r: &Resolved) -> Result<EnvFile> {
 /// The variables a deploy interpolates with: the app env, `abra.sh` exports and
 /// `STACK_NAME`, as abra merges them.
 pub fn deploy_vars(run: &RunDir, app: &App, env: &EnvFile) -> Result<Vec<(String, String)>> {
-    let mut vars: Vec<(String, String)> = env.vars().map(|(k, v)| (k.into(), v.into())).collect();
-    for (k, v) in compose::abra_sh_exports(&run.recipe_dir())?.vars() {
-        if env.get(k).is_none() {
-            vars.push((k.into(), v.into()));
-        }
-    }
-    vars.push(("STACK_NAME".into(), app.stack.clone()));
-    Ok(vars)
+    compose::interpolation_vars(&run.recipe_dir(), env, &app.stack)
 }
 
 /// Render the config of the checked-out ref.

@@ -1,6 +1,7 @@
 //! The checks, each over the recipe's files and its config as Docker's loader
 //! renders it with the sample env.
 
+use ccci_core::backupbot as bb;
 use ccci_core::compose;
 use ccci_core::envfile::EnvFile;
 use serde::Serialize;
@@ -182,16 +183,6 @@ pub fn secrets_declared(config: &Value, sample: &EnvFile) -> Finding {
     }
 }
 
-const BACKUP_KEYS: [&str; 7] = [
-    "backupbot.backup",
-    "backupbot.backup.pre-hook",
-    "backupbot.backup.post-hook",
-    "backupbot.backup.path",
-    "backupbot.restore",
-    "backupbot.restore.pre-hook",
-    "backupbot.restore.post-hook",
-];
-
 /// Backup-bot labels: known keys, boolean switches, volume names the service
 /// mounts, relative paths that stay inside their volume, legacy absolute paths
 /// under a mount. Paths are not required to exist now: pre-hooks often write
@@ -216,56 +207,55 @@ pub fn backup_labels(config: &Value) -> Finding {
             })
             .unwrap_or_default();
         for (k, v) in &labels {
-            if !k.starts_with("backupbot.") {
+            let Some(key) = bb::key(k) else {
                 continue;
-            }
+            };
             let v = v.as_str().unwrap_or("");
-            if let Some(rest) = k.strip_prefix("backupbot.backup.volumes.") {
-                let (vol, path) = match rest.strip_suffix(".path") {
-                    Some(vol) => (vol, true),
-                    None => (rest, false),
-                };
-                if !mounts.iter().any(|(src, _)| src == vol) {
-                    bad.push(format!(
-                        "{name}: {k} names volume {vol}, which {name} does not mount"
-                    ));
-                } else if path {
-                    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                        let leaves = Path::new(p.trim_start_matches('/'))
-                            .components()
-                            .any(|c| !matches!(c, std::path::Component::Normal(_)));
-                        if leaves {
-                            bad.push(format!("{name}: {k} path {p:?} leaves the volume"));
-                        }
-                    }
-                } else if v != "true" && v != "false" {
+            let boolean = |bad: &mut Vec<String>| {
+                if v != "true" && v != "false" {
                     bad.push(format!("{name}: {k}={v:?} is not true or false"));
                 }
+            };
+            let vol = match key {
+                bb::Key::Volume(vol) | bb::Key::VolumePaths(vol) => Some(vol),
+                _ => None,
+            };
+            if let Some(vol) = vol
+                && !mounts.iter().any(|(src, _)| src == vol)
+            {
+                bad.push(format!(
+                    "{name}: {k} names volume {vol}, which {name} does not mount"
+                ));
                 continue;
             }
-            if !BACKUP_KEYS.contains(&k.as_str()) {
-                bad.push(format!("{name}: unknown label {k}"));
-            } else if (k == "backupbot.backup" || k == "backupbot.restore")
-                && v != "true"
-                && v != "false"
-            {
-                bad.push(format!("{name}: {k}={v:?} is not true or false"));
-            } else if k == "backupbot.backup.path" {
-                for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let inside = mounts
-                        .iter()
-                        .any(|(_, t)| Path::new(p).strip_prefix(t).is_ok());
-                    if !p.starts_with('/') || !inside {
-                        bad.push(format!(
-                            "{name}: backupbot.backup.path {p:?} is not inside a volume {name} mounts"
-                        ));
+            match key {
+                bb::Key::Unknown => bad.push(format!("{name}: unknown label {k}")),
+                bb::Key::Volume(_) | bb::Key::Fixed(bb::BACKUP | bb::RESTORE) => boolean(&mut bad),
+                bb::Key::VolumePaths(_) => {
+                    for p in bb::paths(v).into_iter().filter(|p| bb::leaves_volume(p)) {
+                        bad.push(format!("{name}: {k} path {p:?} leaves the volume"));
                     }
                 }
-            } else if k.ends_with("-hook") && v.trim().is_empty() {
-                bad.push(format!("{name}: {k} is empty"));
+                bb::Key::Fixed(bb::LEGACY_PATH) => {
+                    for p in bb::paths(v) {
+                        let inside = mounts
+                            .iter()
+                            .any(|(_, t)| Path::new(p).strip_prefix(t).is_ok());
+                        if !p.starts_with('/') || !inside {
+                            bad.push(format!(
+                            "{name}: backupbot.backup.path {p:?} is not inside a volume {name} mounts"
+                        ));
+                        }
+                    }
+                }
+                bb::Key::Fixed(_) => {
+                    if k.ends_with("-hook") && v.trim().is_empty() {
+                        bad.push(format!("{name}: {k} is empty"));
+                    }
+                }
             }
         }
-        if labels.get("backupbot.backup").and_then(Value::as_str) == Some("true") {
+        if labels.get(bb::BACKUP).and_then(Value::as_str) == Some("true") {
             covered += 1;
             if mounts.is_empty() {
                 bad.push(format!(

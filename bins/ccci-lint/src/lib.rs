@@ -117,14 +117,7 @@ pub fn lint(
     };
     let rendered = (|| -> Result<serde_json::Value> {
         let files = compose::files(dir, &sample)?;
-        let mut vars: Vec<(String, String)> =
-            sample.vars().map(|(k, v)| (k.into(), v.into())).collect();
-        for (k, v) in compose::abra_sh_exports(dir)?.vars() {
-            if sample.get(k).is_none() {
-                vars.push((k.into(), v.into()));
-            }
-        }
-        vars.push(("STACK_NAME".into(), checks::STACK.into()));
+        let vars = compose::interpolation_vars(dir, &sample, checks::STACK)?;
         compose::render(docker, dir, &files, &vars)
     })();
     let config = match rendered {

@@ -6,6 +6,7 @@
 //! inside the service's container. Volumes of services without the label are
 //! reported as not covered.
 
+use ccci_core::backupbot as bb;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,14 +54,9 @@ pub fn plan(services: &[Value], stack: &str) -> Vec<ServicePlan> {
         if service == "ccci-probe" {
             continue;
         }
-        let enabled = label(svc, "backupbot.backup") == Some("true");
-        let legacy: Vec<&str> = label(svc, "backupbot.backup.path")
-            .map(|p| {
-                p.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+        let enabled = label(svc, bb::BACKUP) == Some("true");
+        let legacy: Vec<&str> = label(svc, bb::LEGACY_PATH)
+            .map(bb::paths)
             .unwrap_or_default();
         let mounts = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
             .as_array()
@@ -74,11 +70,12 @@ pub fn plan(services: &[Value], stack: &str) -> Vec<ServicePlan> {
                 .strip_prefix(&format!("{stack}_"))
                 .unwrap_or(&docker_name)
                 .to_string();
-            let key = format!("backupbot.backup.volumes.{volume}");
-            let mut paths: Vec<String> = label(svc, &format!("{key}.path"))
+            let key = bb::volume_key(&volume);
+            let mut paths: Vec<String> = label(svc, &bb::volume_paths_key(&volume))
                 .map(|p| {
-                    p.split(',')
-                        .map(|s| s.trim().trim_start_matches('/').to_string())
+                    bb::paths(p)
+                        .into_iter()
+                        .map(|s| s.trim_start_matches('/').to_string())
                         .filter(|s| !s.is_empty())
                         .collect()
                 })
@@ -92,14 +89,7 @@ pub fn plan(services: &[Value], stack: &str) -> Vec<ServicePlan> {
                     }
                 }
             }
-            let escaping: Vec<&String> = paths
-                .iter()
-                .filter(|p| {
-                    std::path::Path::new(p)
-                        .components()
-                        .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                })
-                .collect();
+            let escaping: Vec<&String> = paths.iter().filter(|p| bb::leaves_volume(p)).collect();
             let (covered, why) = if let Some(bad) = escaping.first() {
                 (
                     false,
@@ -127,10 +117,10 @@ pub fn plan(services: &[Value], stack: &str) -> Vec<ServicePlan> {
         out.push(ServicePlan {
             service,
             enabled,
-            pre_hook: label(svc, "backupbot.backup.pre-hook").map(String::from),
-            post_hook: label(svc, "backupbot.backup.post-hook").map(String::from),
-            restore_pre_hook: label(svc, "backupbot.restore.pre-hook").map(String::from),
-            restore_post_hook: label(svc, "backupbot.restore.post-hook").map(String::from),
+            pre_hook: label(svc, bb::PRE_HOOK).map(String::from),
+            post_hook: label(svc, bb::POST_HOOK).map(String::from),
+            restore_pre_hook: label(svc, bb::RESTORE_PRE_HOOK).map(String::from),
+            restore_post_hook: label(svc, bb::RESTORE_POST_HOOK).map(String::from),
             volumes,
         });
     }

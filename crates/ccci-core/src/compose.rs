@@ -50,6 +50,24 @@ pub fn abra_sh_exports(recipe_dir: &Path) -> Result<EnvFile> {
     EnvFile::parse(&exports, &p.display().to_string())
 }
 
+/// The variables a compose file is interpolated with, as abra merges them: the
+/// app env, then `abra.sh` exports the env does not set, then `STACK_NAME`.
+/// Lint (with the sample env) and deploy (with the app env) use this one rule.
+pub fn interpolation_vars(
+    recipe_dir: &Path,
+    env: &EnvFile,
+    stack: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut vars: Vec<(String, String)> = env.vars().map(|(k, v)| (k.into(), v.into())).collect();
+    for (k, v) in abra_sh_exports(recipe_dir)?.vars() {
+        if env.get(k).is_none() {
+            vars.push((k.into(), v.into()));
+        }
+    }
+    vars.push(("STACK_NAME".into(), stack.into()));
+    Ok(vars)
+}
+
 /// Merge and interpolate `files` with exactly the variables in `vars` (the host's
 /// environment must not leak into an app's config).
 pub fn render(
