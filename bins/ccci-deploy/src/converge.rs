@@ -5,6 +5,10 @@
 
 use crate::app::{App, LABEL_NAMESPACE};
 use crate::health;
+// The swarm state read each tick; moved to its own module so that `health`
+// (which probes from a snapshot) does not import this one. Re-exported here for
+// the paths it always had.
+pub use crate::snapshot::{Snapshot, service_ids, snapshot, snapshot_of};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::ids;
@@ -26,55 +30,12 @@ pub struct Verdict {
     pub elapsed_ms: u128,
 }
 
-pub struct Snapshot {
-    pub services: Vec<Value>,
-    pub tasks: Vec<Value>,
-}
-
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
         cur = &cur[*p];
     }
     cur.as_str().unwrap_or("")
-}
-
-/// Ids of the stack's services.
-pub fn service_ids(docker: &Docker, stack: &str) -> Result<Vec<String>> {
-    docker.lines(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label={LABEL_NAMESPACE}={stack}"),
-    ])
-}
-
-pub fn snapshot(docker: &Docker, stack: &str) -> Result<Snapshot> {
-    snapshot_of(docker, &service_ids(docker, stack)?)
-}
-
-/// Services and all their tasks (three docker calls).
-pub fn snapshot_of(docker: &Docker, ids: &[String]) -> Result<Snapshot> {
-    // A service removed meanwhile fails the batch; report it as gone.
-    let services = docker.inspect("service", ids).unwrap_or_default();
-    let mut tasks = vec![];
-    if !ids.is_empty() {
-        let mut args = vec!["service", "ps", "-q", "--no-trunc"];
-        args.extend(ids.iter().map(String::as_str));
-        // A service removed between the two calls makes `service ps` fail; the next
-        // tick sees the truth.
-        if let Ok(tids) = docker.lines(&args) {
-            let mut targs: Vec<&str> = vec!["inspect", "--type", "task"];
-            targs.extend(tids.iter().map(String::as_str));
-            if !tids.is_empty()
-                && let Ok(Value::Array(t)) = docker.json(&targs)
-            {
-                tasks = t;
-            }
-        }
-    }
-    Ok(Snapshot { services, tasks })
 }
 
 /// Does the task run the service's current spec? (What swarm calls up to date.)

@@ -11,7 +11,7 @@
 pub const PROBE_SERVICE: &str = "ccci-probe";
 
 use crate::app::{App, Health, HealthKind};
-use crate::converge::Snapshot;
+use crate::snapshot::Snapshot;
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::exit;

@@ -116,19 +116,9 @@ pub fn sibling(tool: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| tool.into())
 }
 
-/// Join an error chain into one line, dropping the bare code markers.
-pub fn one_line(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e
-        .chain()
-        .filter(|c| c.downcast_ref::<exit::Code>().is_none())
-        .map(|c| c.to_string().replace('\n', " "))
-        .collect();
-    let mut s = parts.join(": ");
-    if s.is_empty() {
-        s = e.to_string();
-    }
-    s
-}
+// `one_line` lives in `exit` (so `exit` and `docker` need nothing from here);
+// it stays reachable as `ccci_core::cli::one_line`.
+pub use crate::exit::one_line;
 
 /// Flags every tool takes, flattened into its clap parser.
 #[derive(clap::Args, Debug, Clone)]

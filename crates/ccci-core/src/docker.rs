@@ -197,10 +197,7 @@ impl Docker {
             ])
             .map_err(|e| {
                 if exit::code_of(&e) == exit::TEMPFAIL {
-                    exit::tempfail(format!(
-                        "Docker is unreachable: {}",
-                        crate::cli::one_line(&e)
-                    ))
+                    exit::tempfail(format!("Docker is unreachable: {}", exit::one_line(&e)))
                 } else {
                     e
                 }

@@ -56,7 +56,21 @@ pub fn wrap(e: anyhow::Error, code: i32) -> anyhow::Error {
     if e.chain().any(|c| c.downcast_ref::<Code>().is_some()) {
         return e;
     }
-    coded(code, crate::cli::one_line(&e))
+    coded(code, one_line(&e))
+}
+
+/// Join an error chain into one line, dropping the bare code markers.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e
+        .chain()
+        .filter(|c| c.downcast_ref::<Code>().is_none())
+        .map(|c| c.to_string().replace('\n', " "))
+        .collect();
+    let mut s = parts.join(": ");
+    if s.is_empty() {
+        s = e.to_string();
+    }
+    s
 }
 
 /// The exit code an error maps to: the first [`Code`] found in its chain, else [`BUG`].

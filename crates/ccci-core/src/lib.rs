@@ -5,6 +5,7 @@
 //! journald-friendly logging, secret redaction, and thin access to `docker` and `git`.
 
 pub mod app;
+pub mod backupbot;
 pub mod canonical;
 pub mod cli;
 pub mod compose;

@@ -1,0 +1,174 @@
+//! `ccci-deploy new`: create a run's app (clone, env, secrets, warm start).
+
+use super::deploy::expect_commit;
+use crate::NewArgs;
+use crate::app::{self, App, Health};
+use crate::{apply_health, print_json};
+use crate::{ownership, recipe, secrets, warm};
+use anyhow::Result;
+use ccci_core::cli::Ctx;
+use ccci_core::envfile::EnvFile;
+use ccci_core::rundir::{Request, RunDir};
+use ccci_core::{exit, git, ids, log, state};
+use serde_json::json;
+
+pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
+    ccci_core::recipe_name::RecipeName::parse(&a.recipe)?;
+    let mut overrides = vec![];
+    for kv in &a.env {
+        let parsed = EnvFile::parse(kv, "--env")?;
+        if parsed.entries.len() != 1 {
+            return Err(exit::usage(format!("--env {kv:?} is not KEY=VALUE")));
+        }
+        overrides.push(parsed.entries[0].clone());
+    }
+    if let Some(h) = &a.secret_hook
+        && !std::path::Path::new(h).is_file()
+    {
+        return Err(exit::usage(format!("secret hook {h} does not exist")));
+    }
+    if let Some(u) = &a.health.health_url
+        && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("tcp://"))
+    {
+        return Err(exit::usage(format!(
+            "--health-url {u:?} must start with http://, https:// or tcp://"
+        )));
+    }
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    ctx.docker.check_swarm_manager()?;
+    let instance = ctx.cfg.instance_id()?;
+    let run_id = match a.run_id {
+        Some(id) => id,
+        None => ids::new_run_id()?,
+    };
+    let run = RunDir::create(&state_dir, &run_id)?;
+    let _lock = run.lock()?;
+    run.ledger(
+        "new-start",
+        json!({"recipe": a.recipe, "repo": a.repo, "ref": a.r#ref}),
+    )?;
+
+    git::clone(&a.repo, &run.recipe_dir())?;
+    let resolved = recipe::resolve(&run, &a.r#ref)?;
+    expect_commit(&resolved, a.expect_sha.as_deref())?;
+    let install = match &a.install_ref {
+        Some(r) => recipe::resolve(&run, r)?,
+        None => resolved.clone(),
+    };
+    let sample = recipe::checkout(&run, &install)?;
+
+    let domain = app::domain_for(
+        &a.recipe,
+        a.pr,
+        &a.r#ref,
+        &run_id,
+        &instance,
+        &ctx.cfg.base_domain,
+    );
+    let stack = app::stack_for(&domain);
+    let mut health = Health::default();
+    apply_health(&mut health, &a.health);
+    let app = App {
+        schema: app::SCHEMA,
+        run_id: run_id.clone(),
+        recipe: a.recipe.clone(),
+        domain: domain.clone(),
+        stack: stack.clone(),
+        instance,
+        health,
+        timeout_secs: a.timeout,
+        secret_hook: a.secret_hook.map(|h| {
+            std::fs::canonicalize(&h)
+                .map(|p| p.display().to_string())
+                .unwrap_or(h)
+        }),
+        deploys: 0,
+        install_ref: Some(install.r#ref.clone()),
+        deployed: None,
+        deploy_started_ms: 0,
+    };
+    state::write_json(
+        &run.request_path(),
+        &Request {
+            schema: ccci_core::rundir::SCHEMA,
+            run_id: run_id.clone(),
+            recipe: a.recipe.clone(),
+            source_repo: a.repo.clone(),
+            pr: a.pr,
+            r#ref: a.r#ref.clone(),
+            head_sha: resolved.sha.clone(),
+            trigger: a.trigger,
+            created: ids::now_rfc3339(),
+        },
+    )?;
+    app.save(&run)?;
+    // Before anything is created on docker: secrets and warm volumes made under
+    // a name someone else's stack already uses would be mixed into that stack,
+    // and ours would later be torn down along with theirs. (app.json is kept, so
+    // the refused run can still be inspected and torn down.)
+    if let Err(e) = ownership::refuse_foreign(&ctx.docker, &app) {
+        if exit::code_of(&e) == exit::NO {
+            run.ledger(
+                "new-refused",
+                json!({"reason": ccci_core::cli::one_line(&e)}),
+            )?;
+        }
+        return Err(e);
+    }
+
+    let warm = if a.from_canonical {
+        Some(warm::source(&state_dir, &a.recipe)?)
+    } else {
+        None
+    };
+    // A warm app keeps the env its data was made with, plus what the ref adds.
+    let mut env = match &warm {
+        Some(w) => {
+            let mut e = w.env.clone();
+            e.add_missing(&sample);
+            e
+        }
+        None => sample,
+    };
+    env.set("TYPE", &a.recipe);
+    env.set("DOMAIN", &domain);
+    for o in overrides {
+        env.set(&o.key, &o.value);
+    }
+    run.write_private("app.env", env.render().as_bytes())?;
+
+    if let Some(w) = &warm {
+        let volumes = warm::copy(&ctx.docker, &state_dir, w, &app, &run)?;
+        log::info(&format!(
+            "warm start from the canonical {} {}: {} volumes copied",
+            a.recipe,
+            w.canonical.version,
+            volumes.len()
+        ));
+    }
+    let config = recipe::render(&ctx.docker, &run, &app, &env)?;
+    let created = secrets::ensure(&ctx.docker, &app, &run, &config, &env)?;
+    run.ledger(
+        "new",
+        json!({"domain": domain, "stack": stack, "sha": resolved.sha, "install_ref": install.r#ref, "secrets": created}),
+    )?;
+    if ctx.json {
+        print_json(
+            "ok",
+            &format!(
+                "app {domain} (stack {stack}) at {} {}",
+                a.r#ref,
+                &resolved.sha[..12]
+            ),
+            json!({"run_id": run_id, "run_dir": run.path, "domain": domain, "stack": stack, "head_sha": resolved.sha, "secrets": created}),
+        );
+    } else {
+        println!("{run_id}");
+        log::info(&format!(
+            "app {domain} (stack {stack}) at {} {}",
+            a.r#ref,
+            &resolved.sha[..12]
+        ));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,206 @@
+//! Ending a run: the dependency rule, the teardown, and results.json with
+//! its verdict and exit code.
+
+use crate::output;
+use crate::runner::{Abort, Runner};
+use anyhow::Result;
+use ccci_core::plan::TIERS;
+use ccci_core::results::{self, Mode, Outcome, Results, Status, Teardown, TeardownStatus, Verdict};
+use ccci_core::rundir::LOCK_HELD_ENV;
+use ccci_core::tool::Answer;
+use ccci_core::{exit, ids, log, state};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+impl Runner {
+    /// A dependency whose every test skipped was never verified: the tier
+    /// holding those tests fails, so the run is not green.
+    pub(crate) fn dependency_rule(&mut self) {
+        for d in &self.plan.settings.dependencies {
+            if d.tests.is_empty() {
+                continue;
+            }
+            let mut ran = vec![];
+            for t in &self.tiers {
+                for r in &t.tests {
+                    let short = ccci_core::plan::Step::tier_name(&r.id);
+                    if d.tests.iter().any(|w| w == short) {
+                        ran.push((t.name.clone(), r.outcome));
+                    }
+                }
+            }
+            if ran.iter().any(|(_, o)| *o != Outcome::Skip) {
+                continue;
+            }
+            let msg = format!(
+                "dependency {} unverified: {}",
+                d.recipe,
+                if ran.is_empty() {
+                    "none of its tests ran".to_string()
+                } else {
+                    format!("all {} of its tests skipped", ran.len())
+                }
+            );
+            log::warn(&msg);
+            let tier_name = ran
+                .first()
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| d.tests[0].split('/').next().unwrap_or("custom").to_string());
+            if let Some(t) = self.tiers.iter_mut().find(|t| t.name == tier_name)
+                && t.status != Status::Skip
+            {
+                t.status = Status::Fail;
+                t.summary = format!("{msg}; {}", t.summary);
+            }
+        }
+    }
+
+    /// Always: the dependencies, then the app. Not interruptible: a second
+    /// signal must not leave half a stack behind.
+    pub(crate) fn teardown(&mut self) -> Teardown {
+        let never = Arc::new(AtomicBool::new(false));
+        let saved = std::mem::replace(&mut self.stop, never);
+        let mut runs: Vec<String> = self.deps.iter().map(|d| d.id.clone()).collect();
+        runs.push(self.run.id.clone());
+        let mut held = runs.join(",");
+        if held.is_empty() {
+            held = self.run.id.clone();
+        }
+        self.vars.insert(LOCK_HELD_ENV.into(), held);
+        let t0 = Instant::now();
+        let mut status = TeardownStatus::Clean;
+        let mut summaries = vec![];
+        // Only a green run's data is worth keeping for a promotion.
+        let keep = self.request.keep_volumes
+            && self.abort.is_none()
+            && self.tiers.iter().all(|t| t.status.climbed());
+        for id in runs {
+            let mut args = vec!["teardown".to_string(), id.clone()];
+            if keep && id == self.run.id {
+                args.push("--keep-volumes".into());
+            }
+            let answer = match self.call("ccci-deploy", &args, "logs/teardown.log") {
+                Ok(a) => a,
+                Err(e) => {
+                    status = TeardownStatus::Error;
+                    summaries.push(ccci_core::cli::one_line(&e));
+                    continue;
+                }
+            };
+            match &answer {
+                Answer::Yes(_) => {}
+                Answer::No(_) => {
+                    if status != TeardownStatus::Error {
+                        status = TeardownStatus::Leftovers;
+                    }
+                }
+                _ => status = TeardownStatus::Error,
+            }
+            summaries.push(answer.summary());
+        }
+        self.stop = saved;
+        let summary = summaries.join("; ");
+        log::info(&format!(
+            "teardown: {status} - {summary} ({:.1} s)",
+            t0.elapsed().as_secs_f64()
+        ));
+        Teardown {
+            status,
+            summary,
+            log: "logs/teardown.log".into(),
+        }
+    }
+
+    pub(crate) fn finish(
+        mut self,
+        ctx: &ccci_core::cli::Ctx,
+        started: Instant,
+        started_at: &str,
+        teardown: Teardown,
+    ) -> Result<i32> {
+        // Keep ladder order whatever order the tiers were pushed in.
+        self.tiers.sort_by_key(|t| {
+            TIERS
+                .iter()
+                .position(|n| *n == t.name)
+                .unwrap_or(usize::MAX)
+        });
+        let level = results::level(&self.tiers);
+        let green = results::green(&self.tiers, &teardown);
+        let (verdict, code) = match &self.abort {
+            Some(Abort::Interrupted) => (Verdict::Interrupted, exit::TEMPFAIL),
+            Some(Abort::Trouble(_)) => (Verdict::Error, exit::TEMPFAIL),
+            Some(Abort::Bug(_)) => (Verdict::Error, exit::BUG),
+            None if teardown.status == TeardownStatus::Error => (Verdict::Error, exit::TEMPFAIL),
+            None if green => (Verdict::Green, exit::OK),
+            None => (Verdict::Red, exit::NO),
+        };
+        let total = started.elapsed();
+        let mut warnings = self.plan.warnings.clone();
+        if let Some(a) = &self.abort {
+            warnings.push(a.reason());
+        }
+        let req: Option<ccci_core::rundir::Request> =
+            state::read_json_opt(&self.run.request_path())?;
+        let r = Results {
+            schema: results::SCHEMA,
+            run_id: self.run.id.clone(),
+            recipe: self.plan.recipe.clone(),
+            source_repo: self.plan.source_repo.clone(),
+            pr: self.request.pr,
+            r#ref: self.plan.r#ref.clone(),
+            head_sha: self.plan.head_sha.clone(),
+            tested_tag: self.plan.tested_tag.clone(),
+            previous: self.plan.previous.clone(),
+            trigger: req.map(|q| q.trigger).unwrap_or(self.request.trigger),
+            mode: if self.request.quick {
+                Mode::Quick
+            } else {
+                Mode::Cold
+            },
+            started: started_at.into(),
+            finished: ids::now_rfc3339(),
+            duration_s: total.as_secs_f64(),
+            overhead_s: total.saturating_sub(self.child_time).as_secs_f64(),
+            tiers: self.tiers.clone(),
+            retained_volumes: self
+                .run
+                .retained()
+                .ok()
+                .flatten()
+                .map(|r| r.volumes)
+                .unwrap_or_default(),
+            deploy_count: self.apps.len() as u32,
+            apps: self.apps.clone(),
+            teardown,
+            level,
+            verdict,
+            warnings,
+            plan: "plan.json".into(),
+            junit: "junit.xml".into(),
+        };
+        state::write_atomic(
+            &self.run.file("junit.xml"),
+            results::junit(&r).as_bytes(),
+            0o644,
+        )?;
+        state::write_json(&self.run.file(results::FILE), &r)?;
+        self.run
+            .ledger("run-end", json!({"verdict": verdict, "level": level}))?;
+        if ctx.json {
+            ccci_core::verdict::print(
+                r.verdict.as_str(),
+                format!(
+                    "level L{} ({}), {} app(s) deployed, {:.1} s",
+                    r.level, r.verdict, r.deploy_count, r.duration_s
+                ),
+                serde_json::to_value(&r)?,
+            );
+        } else {
+            output::table(&r, &self.run.path);
+        }
+        Ok(code)
+    }
+}

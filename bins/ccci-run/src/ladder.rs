@@ -1,0 +1,403 @@
+//! Climbing the tier ladder: install, upgrade (and settling after a failed
+//! one), then backup, restore, custom and lint; each tier folded into a status.
+
+use crate::runner::{Abort, Runner};
+use crate::tier;
+use anyhow::Result;
+use ccci_core::log;
+use ccci_core::plan::{TIERS, TierPlan};
+use ccci_core::results::{Outcome, Status, TestResult, Tier};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+impl Runner {
+    pub(crate) fn execute(&mut self) {
+        if let Err(e) = self.tiers_in_order() {
+            self.abort = Some(Abort::Bug(ccci_core::cli::one_line(&e)));
+        }
+        // Whatever did not run is reported, never left out.
+        let reason = self
+            .abort
+            .as_ref()
+            .map(Abort::reason)
+            .unwrap_or_else(|| "not run".into());
+        for name in TIERS {
+            if !self.tiers.iter().any(|t| t.name == name) {
+                self.push(
+                    name,
+                    Status::Skip,
+                    format!("not run: {reason}"),
+                    Instant::now(),
+                    vec![],
+                );
+            }
+        }
+        self.dependency_rule();
+    }
+
+    fn interrupted(&mut self) -> bool {
+        if self.stop.load(Ordering::SeqCst) && self.abort.is_none() {
+            self.abort = Some(Abort::Interrupted);
+        }
+        self.abort.is_some()
+    }
+
+    fn tiers_in_order(&mut self) -> Result<()> {
+        self.install()?;
+        if self.interrupted() {
+            return Ok(());
+        }
+        self.upgrade()?;
+        for name in ["backup", "restore", "custom"] {
+            if self.interrupted() {
+                return Ok(());
+            }
+            let t0 = Instant::now();
+            if !self.converged {
+                let why = match &self.not_serving {
+                    Some(why) => why.clone(),
+                    None if self.app_created => {
+                        "no healthy app: neither install nor upgrade converged".into()
+                    }
+                    None => "no app: it could not be created".into(),
+                };
+                self.push(name, Status::Skip, why, t0, vec![]);
+                continue;
+            }
+            let (hook, tests) = self.steps(name)?;
+            let (st, summary) = Self::fold(hook, &tests, Status::Na);
+            self.push(name, st, summary, t0, tests);
+        }
+        if self.interrupted() {
+            return Ok(());
+        }
+        // Lint reads the recipe, not the app: it runs whatever happened above.
+        let t0 = Instant::now();
+        let (hook, tests) = self.steps("lint")?;
+        let (st, summary) = Self::fold(hook, &tests, Status::Na);
+        self.push("lint", st, summary, t0, tests);
+        Ok(())
+    }
+
+    fn tier_plan(&self, name: &str) -> TierPlan {
+        self.plan.tier(name).cloned().unwrap_or(TierPlan {
+            name: name.into(),
+            hooks: vec![],
+            tests: vec![],
+        })
+    }
+
+    /// Hooks and tests of a tier; a failed hook fails the tier.
+    fn steps(&mut self, name: &str) -> Result<(Option<TestResult>, Vec<TestResult>)> {
+        let tp = self.tier_plan(name);
+        let (hooks, tests) = tier::run(&self.env(), &tp)?;
+        let spent: f64 = hooks.iter().chain(&tests).map(|t| t.duration_s).sum();
+        self.child_time += Duration::from_secs_f64(spent);
+        if hooks
+            .iter()
+            .chain(&tests)
+            .any(|t| t.outcome == Outcome::Interrupted)
+        {
+            self.abort = Some(Abort::Interrupted);
+        }
+        Ok((
+            hooks.into_iter().find(|h| h.outcome != Outcome::Pass),
+            tests,
+        ))
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        status: Status,
+        summary: String,
+        t0: Instant,
+        tests: Vec<TestResult>,
+    ) {
+        log::info(&format!("{name}: {} - {summary}", status.as_str()));
+        self.tiers.push(Tier {
+            name: name.into(),
+            status,
+            summary,
+            duration_s: t0.elapsed().as_secs_f64(),
+            log: format!("logs/{name}.log"),
+            tests,
+        });
+    }
+
+    /// Fold hooks and tests into a status, given that the tier's own work (a
+    /// deploy, an upgrade) passed.
+    fn fold(hook: Option<TestResult>, tests: &[TestResult], none: Status) -> (Status, String) {
+        if let Some(h) = hook {
+            return (
+                Status::Fail,
+                format!("hook {} {}: {}", h.id, h.outcome, h.summary),
+            );
+        }
+        let st = tier::status_of(tests);
+        let st = if st == Status::Na { none } else { st };
+        (st, tier::summarize(tests))
+    }
+
+    fn install(&mut self) -> Result<()> {
+        let t0 = Instant::now();
+        let p = self.plan.clone();
+        let s = &p.settings;
+        let install_ref = p.previous.clone().unwrap_or_else(|| p.r#ref.clone());
+        let mut args = self.new_args(&self.run.id.clone(), &p.recipe, &p.source_repo, &p.r#ref);
+        // The plan's commit is the run's identity: the app is made of it or not at all.
+        args.extend(["--expect-sha".into(), p.head_sha.clone()]);
+        if let Some(prev) = &p.previous {
+            args.extend(["--install-ref".into(), prev.clone()]);
+        }
+        if self.request.quick {
+            args.push("--from-canonical".into());
+        }
+        if let Some(pr) = self.request.pr {
+            args.extend(["--pr".into(), pr.to_string()]);
+        }
+        for (k, v) in &s.env {
+            args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        let h = &s.health;
+        args.extend([
+            "--health-kind".into(),
+            h.kind.to_string(),
+            "--health-service".into(),
+            h.service.clone(),
+            "--health-path".into(),
+            h.path.clone(),
+            "--health-codes".into(),
+            h.codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+        if let Some(port) = h.port {
+            args.extend(["--health-port".into(), port.to_string()]);
+        }
+        if let Some(u) = &h.url {
+            args.extend(["--health-url".into(), u.clone()]);
+        }
+        if let Some(t) = s.timeouts.deploy {
+            args.extend(["--timeout".into(), t.to_string()]);
+        }
+        let Some((created, why)) = self.tool("ccci-deploy", &args, "logs/install.log")? else {
+            return Ok(());
+        };
+        if !created {
+            // The recipe itself is broken (no compose file, a malformed env
+            // sample, a compose Docker rejects): a red install, not bad input.
+            self.push(
+                "install",
+                Status::Fail,
+                format!("cannot create the app: {why}"),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.app_created = true;
+        self.context_vars()?;
+        self.dependencies()?;
+        if self.abort.is_some() {
+            return Ok(());
+        }
+        let id = self.run.id.clone();
+        let mut deploy = vec![
+            "deploy".into(),
+            id,
+            "--ref".into(),
+            install_ref.clone(),
+            "--wait".into(),
+        ];
+        if p.previous.is_none() {
+            // Installing the ref under test itself: exactly the planned commit.
+            deploy.extend(["--expect-sha".into(), p.head_sha.clone()]);
+        }
+        let Some((ok, verdict)) = self.tool("ccci-deploy", &deploy, "logs/install.log")? else {
+            return Ok(());
+        };
+        if !ok {
+            self.push(
+                "install",
+                Status::Fail,
+                format!("{install_ref}: {verdict}"),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.converged = true;
+        let (hook, tests) = self.steps("install")?;
+        let (st, summary) = Self::fold(hook, &tests, Status::Pass);
+        self.push(
+            "install",
+            st,
+            format!("{install_ref}: {verdict}; {summary}"),
+            t0,
+            tests,
+        );
+        Ok(())
+    }
+
+    fn upgrade(&mut self) -> Result<()> {
+        let t0 = Instant::now();
+        let p = self.plan.clone();
+        let Some(prev) = &p.previous else {
+            self.push(
+                "upgrade",
+                Status::Na,
+                if self.request.quick {
+                    format!("{} is the canonical release the app started from", p.r#ref)
+                } else {
+                    format!(
+                        "nothing older than {} was released: installed it directly",
+                        p.r#ref
+                    )
+                },
+                t0,
+                vec![],
+            );
+            return Ok(());
+        };
+        if !self.app_created {
+            self.push(
+                "upgrade",
+                Status::Skip,
+                "no app: it could not be created".into(),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        // Seed the marker only into an app that came up; an upgrade over a
+        // failed install still runs, to say whether the new ref works.
+        let installed = self.converged;
+        let mut hook = None;
+        if installed {
+            let tp = self.tier_plan("upgrade");
+            for h in &tp.hooks {
+                let r = tier::step(&self.env(), "upgrade", h)?;
+                self.child_time += Duration::from_secs_f64(r.duration_s);
+                if r.outcome != Outcome::Pass {
+                    if r.outcome == Outcome::Interrupted {
+                        self.abort = Some(Abort::Interrupted);
+                    }
+                    hook = Some(r);
+                    break;
+                }
+            }
+        }
+        if let Some(h) = hook {
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!("hook {} {}: {}", h.id, h.outcome, h.summary),
+                t0,
+                vec![h],
+            );
+            return Ok(());
+        }
+        let id = self.run.id.clone();
+        let Some((ok, verdict)) = self.tool(
+            "ccci-deploy",
+            &[
+                "upgrade".into(),
+                id,
+                "--ref".into(),
+                p.r#ref.clone(),
+                // The plan's commit is the run's identity.
+                "--expect-sha".into(),
+                p.head_sha.clone(),
+            ],
+            "logs/upgrade.log",
+        )?
+        else {
+            return Ok(());
+        };
+        if !ok {
+            // The tiers above test whatever runs now: wait for the app to settle
+            // (a rollback to finish) and say which way it went.
+            let settled = self.settle()?;
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!("{prev} -> {}: {verdict}; {settled}", p.r#ref),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        self.converged = true;
+        if !installed {
+            self.push(
+                "upgrade",
+                Status::Fail,
+                format!(
+                    "{prev} -> {}: {verdict}; but install failed, so nothing was upgraded",
+                    p.r#ref
+                ),
+                t0,
+                vec![],
+            );
+            return Ok(());
+        }
+        let tp = self.tier_plan("upgrade");
+        let tests: Vec<TestResult> = {
+            let env = self.env();
+            let mut out = vec![];
+            for t in &tp.tests {
+                out.push(tier::step(&env, "upgrade", t)?);
+            }
+            out
+        };
+        self.child_time += Duration::from_secs_f64(tests.iter().map(|t| t.duration_s).sum());
+        let (st, summary) = Self::fold(None, &tests, Status::Pass);
+        self.push(
+            "upgrade",
+            st,
+            format!("{prev} -> {}: {verdict}; {summary}", p.r#ref),
+            t0,
+            tests,
+        );
+        Ok(())
+    }
+
+    /// After a failed upgrade: is the app healthy again (on whatever spec swarm
+    /// kept)? Later tiers run only on a healthy app.
+    fn settle(&mut self) -> Result<String> {
+        let id = self.run.id.clone();
+        let Some((settled, waited)) = self.tool(
+            "ccci-deploy",
+            &["wait".into(), id, "--since-now".into()],
+            "logs/upgrade.log",
+        )?
+        else {
+            return Ok("could not wait for the app to settle".into());
+        };
+        if settled {
+            return Ok(format!("the app settled back: {waited}"));
+        }
+        // Swarm may keep an update paused with the old task still serving
+        // (start-first): what counts for the tiers above is whether the app
+        // answers, so ask it once.
+        let id = self.run.id.clone();
+        let Some((serves, answered)) =
+            self.tool("ccci-deploy", &["probe".into(), id], "logs/upgrade.log")?
+        else {
+            return Ok("could not probe the app after the failed upgrade".into());
+        };
+        if serves {
+            return Ok(format!(
+                "the app did not settle ({waited}) but serves: {answered}"
+            ));
+        }
+        self.converged = false;
+        self.not_serving = Some(format!(
+            "the app does not serve after the failed upgrade: {answered}"
+        ));
+        Ok(format!("the app did not settle: {waited}"))
+    }
+}

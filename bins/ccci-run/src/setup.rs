@@ -1,0 +1,150 @@
+//! Setting up a run: configuration, the parallel-run slot, the run lock, the
+//! plan (`ccci-discover`), and the runner built from them.
+
+use crate::runner::{RunRequest, Runner};
+use crate::{Cli, signals, slot};
+use anyhow::Result;
+use ccci_core::plan::Plan;
+use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
+use ccci_core::settings;
+use ccci_core::tool::{self, Answer};
+use ccci_core::{exit, ids, log, state};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The run: its configuration, slot, lock and plan, then the runner over the
+/// tiers, the teardown and the results.
+pub fn run(cli: Cli) -> Result<i32> {
+    let ctx = cli.global.ctx()?;
+    ccci_core::recipe_name::RecipeName::parse(&cli.recipe)?;
+    let recipes = settings::recipes_dir(cli.recipes_dir.as_deref(), &ctx.cfg)?;
+    let recipes = std::fs::canonicalize(&recipes).unwrap_or(recipes);
+    let state_dir = ctx.cfg.ensure_state_dir()?.to_path_buf();
+    // A quick run starts from the canonical app's data; without one it cannot.
+    let canonical = if cli.quick {
+        Some(
+            ccci_core::canonical::read(&state_dir, &cli.recipe)?.ok_or_else(|| {
+                exit::usage(format!(
+                    "recipe {} has no canonical release: a quick run needs one; run it cold",
+                    cli.recipe
+                ))
+            })?,
+        )
+    } else {
+        None
+    };
+    ctx.docker.check_swarm_manager()?;
+    let stop = signals::install()?;
+    let run_id = match &cli.run_id {
+        Some(id) => id.clone(),
+        None => ids::new_run_id()?,
+    };
+    if !ccci_core::rundir::valid_id(&run_id) {
+        return Err(exit::usage(format!("invalid run id {run_id:?}")));
+    }
+    let _slot = slot::acquire(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?;
+    let run = RunDir::create(&state_dir, &run_id)?;
+    let _lock = run.lock()?;
+    let started = Instant::now();
+    let started_at = ids::now_rfc3339();
+    run.ledger(
+        "run-start",
+        json!({"recipe": cli.recipe, "repo": cli.repo, "ref": cli.r#ref, "pr": cli.pr, "trigger": cli.trigger}),
+    )?;
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    vars.insert("CCCI_STATE_DIR".into(), state_dir.display().to_string());
+    vars.insert("CCCI_RECIPES_DIR".into(), recipes.display().to_string());
+    vars.insert(LOCK_HELD_ENV.into(), run_id.clone());
+    let path = std::env::var("PATH").unwrap_or_default();
+    vars.insert("PATH".into(), format!("{}:{path}", bin_dir.display()));
+
+    // The plan: a bad ref or settings file is bad input, said in one line.
+    let plan_log = run.file("logs/plan.log");
+    std::fs::create_dir_all(run.file("logs"))?;
+    let planned = tool::call(tool::Call {
+        tool: "ccci-discover",
+        args: [
+            "plan",
+            "--recipe",
+            &cli.recipe,
+            "--repo",
+            &cli.repo,
+            "--ref",
+            &cli.r#ref,
+            "--out",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([run.path.display().to_string()])
+        .collect(),
+        state_dir: Some(&state_dir),
+        env: vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        log: Some(&plan_log),
+        timeout: None,
+        stop: &stop,
+    })?;
+    if !planned.answer.is_yes() {
+        let why = planned.answer.summary();
+        run.ledger("run-end", json!({"verdict": "error", "reason": why}))?;
+        // The request's own fault (a bad ref, settings that do not parse) is
+        // bad input; anything else is trouble or a bug of ccci's.
+        let code = match planned.answer {
+            Answer::Input(_) | Answer::No(_) => exit::USAGE,
+            Answer::Trouble(_) | Answer::Interrupted => exit::TEMPFAIL,
+            _ => exit::BUG,
+        };
+        return Err(exit::coded(code, format!("cannot plan the run: {why}")));
+    }
+    let mut plan: Plan = state::read_json(&run.file("plan.json"))?;
+    for w in &plan.warnings {
+        log::warn(w);
+    }
+    if let Some(c) = &canonical {
+        // Warm: the app starts as the canonical release on its data, and the
+        // upgrade is from there (none when the ref is that release).
+        let v = c.version.to_string();
+        plan.previous = (plan.tested_tag.as_deref() != Some(v.as_str())).then_some(v);
+        // plan.json says what the run did, as results.json will.
+        state::write_json(&run.file("plan.json"), &plan)?;
+    }
+    let mut r = Runner {
+        state_dir: state_dir.clone(),
+        dep_locks: vec![],
+        run,
+        plan,
+        recipes,
+        bin_dir,
+        vars,
+        stop,
+        request: RunRequest::from_cli(&cli),
+        tiers: vec![],
+        apps: vec![],
+        deps: vec![],
+        app_created: false,
+        converged: false,
+        not_serving: None,
+        abort: None,
+        child_time: Duration::ZERO,
+    };
+    r.execute();
+    let teardown = r.teardown();
+    r.finish(&ctx, started, &started_at, teardown)
+}
+
+impl RunRequest {
+    /// Taken once, here: the runner never holds the `Cli` itself.
+    fn from_cli(cli: &Cli) -> Self {
+        RunRequest {
+            trigger: cli.trigger,
+            pr: cli.pr,
+            quick: cli.quick,
+            keep_volumes: cli.keep_volumes,
+        }
+    }
+}
