@@ -67,6 +67,21 @@ enum Cmd {
     /// Probe the app once, as the health check does (the health settings, with
     /// flags on top): 0 answered as expected, 1 not
     Probe(ProbeArgs),
+    /// Does the app's service run this commit (and release tag)? 0 yes, 1 no:
+    /// its version label is the tag, or its chaos-version label the commit
+    Runs(RunsArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunsArgs {
+    /// Run id or run directory
+    run: String,
+    /// The commit that must run (7 to 40 hex digits)
+    #[arg(long, value_name = "SHA")]
+    sha: String,
+    /// The release tag that must run (its version label), for a tagged commit
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -245,6 +260,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Status(a) => cmd::status::cmd_status(&ctx, a),
         Cmd::Exec(a) => cmd::exec::cmd_exec(&ctx, a),
         Cmd::Probe(a) => cmd::probe::cmd_probe(&ctx, a),
+        Cmd::Runs(a) => cmd::runs::cmd_runs(&ctx, a),
     }
 }
 

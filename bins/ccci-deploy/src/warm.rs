@@ -13,7 +13,7 @@ use ccci_core::envfile::EnvFile;
 use ccci_core::rundir::RunDir;
 use ccci_core::{canonical, exit};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// What the canonical app's data was made with.
@@ -40,11 +40,6 @@ pub fn source(state_dir: &Path, recipe: &str) -> Result<Source> {
         run,
         stack: app.stack,
     })
-}
-
-fn mountpoint(docker: &Docker, volume: &str) -> Result<PathBuf> {
-    let p = docker.run(&["volume", "inspect", "--format", "{{.Mountpoint}}", volume])?;
-    Ok(PathBuf::from(p.trim()))
 }
 
 /// Copy the canonical secrets and volumes to the new app (before its first
@@ -91,7 +86,10 @@ pub fn copy(
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         docker.run(&args)?;
         created.push(new.clone());
-        let (from, to) = (mountpoint(docker, vol)?, mountpoint(docker, &new)?);
+        let (from, to) = (
+            docker.volume_mountpoint(vol)?,
+            docker.volume_mountpoint(&new)?,
+        );
         // Ownership, modes and times as the app left them.
         let out = Command::new("cp")
             .arg("-a")

@@ -299,6 +299,15 @@ fn a_first_deploy_without_ref_deploys_the_install_ref() {
     )
     .unwrap();
     assert_eq!(req["ref"], "0.2.0+1.1");
+    // The upgrade proof by hand: the same rule `upgrade` applies.
+    let sha = st["app"]["deployed"]["sha"].as_str().unwrap().to_string();
+    let r = w.deploy(&["runs", &id, "--sha", &sha, "--tag", "0.1.0+1.0"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout.trim(), "ok: app runs version 0.1.0+1.0");
+    let r = w.deploy(&["runs", &id, "--sha", &sha, "--tag", "0.2.0+1.1"]);
+    r.assert_code(1);
+    assert!(r.stdout.contains("not 0.2.0+1.1"), "{}", r.stdout);
+    w.deploy(&["runs", &id, "--sha", "xyz"]).assert_code(2);
     w.teardown_clean(&id);
 }
 

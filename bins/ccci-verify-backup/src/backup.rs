@@ -96,9 +96,7 @@ pub(crate) fn exec_hook(
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         // Only Docker's own words: a hook's output may well say "connection refused".
-        if text.contains("Cannot connect to the Docker daemon")
-            || text.contains("error during connect")
-        {
+        if ccci_core::docker::engine_unreachable(&text) {
             return Err(exit::tempfail(format!(
                 "Docker is unreachable: {}",
                 text.trim()

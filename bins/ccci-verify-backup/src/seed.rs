@@ -124,14 +124,10 @@ pub(crate) fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marke
 
     let mut mountpoints = BTreeMap::new();
     for v in plan.iter().flat_map(|s| &s.volumes).filter(|v| v.covered) {
-        let out = ctx.docker.run(&[
-            "volume",
-            "inspect",
-            "--format",
-            "{{.Mountpoint}}",
-            &v.docker_name,
-        ])?;
-        mountpoints.insert(v.docker_name.clone(), PathBuf::from(out.trim()));
+        mountpoints.insert(
+            v.docker_name.clone(),
+            ctx.docker.volume_mountpoint(&v.docker_name)?,
+        );
     }
 
     // Volumes that will hold only file markers are watched while the rest of

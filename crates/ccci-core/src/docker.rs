@@ -31,17 +31,26 @@ impl std::fmt::Display for DockerError {
 }
 impl std::error::Error for DockerError {}
 
-/// Markers of "the engine is not there" as the CLI words them.
-fn unreachable(stderr: &str) -> bool {
+/// The docker CLI's own words for "the engine is not there". Safe to look for
+/// in output mixed with a program's own (`docker exec` of a hook): no program
+/// says these but the CLI.
+pub fn engine_unreachable(text: &str) -> bool {
     [
         "Cannot connect to the Docker daemon",
         "error during connect",
         "Is the docker daemon running",
-        "connection refused",
-        "context deadline exceeded",
     ]
     .iter()
-    .any(|m| stderr.contains(m))
+    .any(|m| text.contains(m))
+}
+
+/// Markers of "the engine is not there" in the stderr of a docker command of
+/// ccci's own: the CLI's words, and the transport's when it gives up.
+fn unreachable(stderr: &str) -> bool {
+    engine_unreachable(stderr)
+        || ["connection refused", "context deadline exceeded"]
+            .iter()
+            .any(|m| stderr.contains(m))
 }
 
 impl Docker {
@@ -49,6 +58,13 @@ impl Docker {
         Docker {
             context: (!context.is_empty()).then(|| context.to_string()),
         }
+    }
+
+    /// Where a volume's data lives on the host (its `_data` directory): what
+    /// backups snapshot and warm starts copy.
+    pub fn volume_mountpoint(&self, volume: &str) -> Result<std::path::PathBuf> {
+        let p = self.run(&["volume", "inspect", "--format", "{{.Mountpoint}}", volume])?;
+        Ok(std::path::PathBuf::from(p.trim()))
     }
 
     /// The Engine API on the local socket, when this CLI would use it.

@@ -6,6 +6,7 @@ pub(crate) mod exec;
 pub(crate) mod new;
 pub(crate) mod probe;
 pub(crate) mod reap;
+pub(crate) mod runs;
 pub(crate) mod status;
 pub(crate) mod teardown;
 pub(crate) mod upgrade;
