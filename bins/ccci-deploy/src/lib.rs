@@ -4,6 +4,7 @@
 pub mod app;
 pub mod converge;
 pub mod health;
+pub mod objects;
 pub mod ownership;
 pub mod recipe;
 pub mod secrets;

@@ -11,7 +11,7 @@
 //! with `<stack>_` counts too.
 
 use crate::app::{App, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
-use crate::teardown::{inspect_all, labels_of, list_cmd, name_of};
+use crate::objects::{inspect_all, labels_of, list_cmd, name_of};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::exit;

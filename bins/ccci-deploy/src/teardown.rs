@@ -5,94 +5,12 @@
 //! someone else's (see `ownership`): never removed, reported as left.
 
 use crate::app::{LABEL_INSTANCE, LABEL_RUN};
+use crate::objects::{KINDS, Object, ids, inspect_all, labels_of};
 use crate::ownership::{self, ForeignObject};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use serde::Serialize;
-use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// Kinds in removal order: services first (they hold everything else), volumes last.
-pub const KINDS: [&str; 6] = [
-    "service",
-    "container",
-    "network",
-    "secret",
-    "config",
-    "volume",
-];
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Object {
-    pub kind: String,
-    pub id: String,
-    pub name: String,
-}
-
-pub(crate) fn list_cmd(kind: &str) -> Vec<&'static str> {
-    match kind {
-        "container" => vec!["ps", "-a", "-q", "--no-trunc"],
-        "service" => vec!["service", "ls", "-q"],
-        "network" => vec!["network", "ls", "-q", "--no-trunc"],
-        "secret" => vec!["secret", "ls", "-q"],
-        "config" => vec!["config", "ls", "-q"],
-        "volume" => vec!["volume", "ls", "-q"],
-        _ => unreachable!("unknown kind {kind}"),
-    }
-}
-
-/// Ids of objects of `kind` carrying `label` (`key=value`).
-pub fn ids(docker: &Docker, kind: &str, label: &str) -> Result<Vec<String>> {
-    let mut args = list_cmd(kind);
-    args.extend(["--filter"]);
-    let f = format!("label={label}");
-    args.push(&f);
-    docker.lines(&args)
-}
-
-pub(crate) fn name_of(kind: &str, v: &Value) -> String {
-    let n = match kind {
-        "service" | "secret" | "config" => &v["Spec"]["Name"],
-        _ => &v["Name"],
-    };
-    n.as_str().unwrap_or("").trim_start_matches('/').to_string()
-}
-
-pub(crate) fn labels_of<'a>(kind: &str, v: &'a Value) -> &'a Value {
-    match kind {
-        "service" | "secret" | "config" => &v["Spec"]["Labels"],
-        "container" => &v["Config"]["Labels"],
-        _ => &v["Labels"],
-    }
-}
-
-fn inspect_kind(kind: &str) -> &'static str {
-    match kind {
-        "container" => "container",
-        "service" => "service",
-        "network" => "network",
-        "secret" => "secret",
-        "config" => "config",
-        _ => "volume",
-    }
-}
-
-/// Inspect objects; when the batch fails (one vanished meanwhile, which is normal
-/// while runs tear down) inspect them one by one, so no object's labels are lost.
-pub(crate) fn inspect_all(docker: &Docker, kind: &str, ids: &[String]) -> Vec<Value> {
-    match docker.inspect(inspect_kind(kind), ids) {
-        Ok(v) => v,
-        Err(_) => ids
-            .iter()
-            .filter_map(|id| {
-                docker
-                    .inspect(inspect_kind(kind), std::slice::from_ref(id))
-                    .ok()
-            })
-            .flatten()
-            .collect(),
-    }
-}
 
 /// A run's objects: ours (labelled with the run and the instance, in its stack
 /// namespace or not), and the foreign ones found in its namespace, which are

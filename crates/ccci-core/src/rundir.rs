@@ -54,6 +54,21 @@ pub struct Request {
     pub created: String,
 }
 
+/// One line of `ledger.jsonl`: who did what when. Every tool that acts on a
+/// run appends its events; `action` names the step (`deploy`, `wait`,
+/// `teardown`, `backup-restore`, `run-end`, ...) and `detail` is that step's
+/// own record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LedgerEvent {
+    pub schema: u32,
+    /// RFC 3339 UTC.
+    pub ts: String,
+    pub pid: u32,
+    pub action: String,
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
 /// Objects a torn-down run keeps: its data and the secrets the data was made
 /// with. Teardown and the reaper leave them until released.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -211,13 +226,13 @@ impl RunDir {
     /// Append one event to the ledger (O_APPEND, fsynced: a kill loses at most the
     /// event being written, never earlier ones).
     pub fn ledger(&self, action: &str, detail: serde_json::Value) -> Result<()> {
-        let mut line = serde_json::to_vec(&serde_json::json!({
-            "schema": SCHEMA,
-            "ts": crate::ids::now_rfc3339(),
-            "pid": std::process::id(),
-            "action": action,
-            "detail": detail,
-        }))?;
+        let mut line = serde_json::to_vec(&LedgerEvent {
+            schema: SCHEMA,
+            ts: crate::ids::now_rfc3339(),
+            pid: std::process::id(),
+            action: action.to_string(),
+            detail,
+        })?;
         line.push(b'\n');
         let mut f = OpenOptions::new()
             .create(true)
@@ -244,7 +259,7 @@ impl RunDir {
     }
 
     /// Read the ledger back (for reports and for the reaper's grace check).
-    pub fn ledger_events(&self) -> Result<Vec<serde_json::Value>> {
+    pub fn ledger_events(&self) -> Result<Vec<LedgerEvent>> {
         let text = match fs::read_to_string(self.ledger_path()) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -290,6 +305,7 @@ mod tests {
         r.ledger("b", serde_json::json!({"x": 1})).unwrap();
         let ev = r.ledger_events().unwrap();
         assert_eq!(ev.len(), 2, "only the torn event is lost");
-        assert_eq!(ev[1]["action"], "b");
+        assert_eq!(ev[1].action, "b");
+        assert_eq!(ev[1].detail["x"], 1);
     }
 }

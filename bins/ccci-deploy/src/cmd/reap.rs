@@ -18,7 +18,7 @@ fn last_activity_secs_ago(run: &RunDir) -> Option<u64> {
         .ledger_events()
         .ok()?
         .last()
-        .and_then(|e| e["ts"].as_str().map(ids::parse_docker_time))
+        .map(|e| ids::parse_docker_time(&e.ts))
         .filter(|t| *t > 0)
         .or_else(|| {
             let m = std::fs::metadata(&run.path).ok()?.modified().ok()?;
