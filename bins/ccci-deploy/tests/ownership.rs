@@ -3,13 +3,12 @@
 //! `deploy` refuse, and teardown and the reaper leave those objects alone and say
 //! so. Against the real swarm of the rig (see scripts/rig.sh).
 
-use ccci_testkit::{RecipeRepo, Run, Scratch, leftovers, require_rig, run};
+mod common;
+
+use ccci_testkit::{Run, leftovers, run};
+use common::{World, bin};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ccci-deploy"))
-}
 
 fn docker(args: &[&str]) -> Run {
     run(Path::new("docker"), args, &[])
@@ -18,68 +17,6 @@ fn docker(args: &[&str]) -> Run {
 /// A run id no other test (or concurrent test binary) on this swarm uses.
 fn unique_id(name: &str) -> String {
     format!("own-{name}-{}", std::process::id())
-}
-
-/// One test's world: a state dir (one ccci instance) and a recipe repository.
-struct World {
-    scratch: Scratch,
-    state: PathBuf,
-    repo: RecipeRepo,
-}
-
-impl World {
-    fn new(name: &str) -> World {
-        require_rig();
-        let scratch = Scratch::new(name);
-        let state = scratch.join("state");
-        let repo = RecipeRepo::from_demo(&scratch.join("recipe"));
-        World {
-            scratch,
-            state,
-            repo,
-        }
-    }
-
-    /// Another ccci instance (its own state dir) on the same recipe repository.
-    fn with_state(&self, name: &str) -> PathBuf {
-        self.scratch.join(name)
-    }
-
-    fn deploy_in(&self, state: &Path, args: &[&str]) -> Run {
-        let state = state.to_string_lossy().into_owned();
-        run(&bin(), args, &[("CCCI_STATE_DIR", state.as_str())])
-    }
-
-    fn deploy(&self, args: &[&str]) -> Run {
-        self.deploy_in(&self.state, args)
-    }
-
-    /// `new` of the demo at 0.1.0+1.0 with a fixed run id in `state`.
-    fn new_app_in(&self, state: &Path, id: &str) {
-        let repo = self.repo.path.to_string_lossy().into_owned();
-        self.deploy_in(
-            state,
-            &[
-                "new",
-                "--recipe",
-                "demo",
-                "--repo",
-                &repo,
-                "--ref",
-                "0.1.0+1.0",
-                "--run-id",
-                id,
-            ],
-        )
-        .assert_code(0);
-    }
-
-    fn stack_in(&self, state: &Path, id: &str) -> String {
-        let p = state.join("runs").join(id).join("app.json");
-        let app: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-        app["stack"].as_str().unwrap().to_string()
-    }
 }
 
 /// Undoes what a test made, also when an assertion fails halfway (Drop runs

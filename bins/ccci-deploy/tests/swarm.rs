@@ -1,83 +1,11 @@
 //! ccci-deploy against the real swarm of the rig (see scripts/rig.sh).
 
-use ccci_testkit::{RecipeRepo, Run, Scratch, exec_in, leftovers, require_rig, run};
-use std::path::{Path, PathBuf};
+mod common;
+
+use ccci_testkit::{exec_in, leftovers, run};
+use common::{World, bin};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ccci-deploy"))
-}
-
-/// One test's world: a state dir and a recipe repository.
-struct World {
-    scratch: Scratch,
-    state: PathBuf,
-    repo: RecipeRepo,
-}
-
-impl World {
-    fn new(name: &str) -> World {
-        require_rig();
-        let scratch = Scratch::new(name);
-        let state = scratch.join("state");
-        let repo = RecipeRepo::from_demo(&scratch.join("recipe"));
-        World {
-            scratch,
-            state,
-            repo,
-        }
-    }
-
-    fn deploy(&self, args: &[&str]) -> Run {
-        self.deploy_env(args, &[])
-    }
-
-    fn deploy_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let state = self.state.to_string_lossy().into_owned();
-        let mut e = vec![("CCCI_STATE_DIR", state.as_str())];
-        e.extend_from_slice(env);
-        run(&bin(), args, &e)
-    }
-
-    /// `new` at `ref`, returning the run id.
-    fn new_app(&self, r#ref: &str, extra: &[&str]) -> String {
-        let repo = self.repo.path.to_string_lossy().into_owned();
-        let mut args = vec!["new", "--recipe", "demo", "--repo", &repo, "--ref", r#ref];
-        args.extend_from_slice(extra);
-        let r = self.deploy(&args);
-        r.assert_code(0);
-        r.stdout.trim().to_string()
-    }
-
-    fn run_dir(&self, id: &str) -> PathBuf {
-        self.state.join("runs").join(id)
-    }
-
-    fn stack(&self, id: &str) -> String {
-        let app: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(self.run_dir(id).join("app.json")).unwrap(),
-        )
-        .unwrap();
-        app["stack"].as_str().unwrap().to_string()
-    }
-
-    /// `deploy --wait --json` expecting `code`; returns the verdict's reason.
-    fn deploy_wait(&self, id: &str, code: i32) -> String {
-        let r = self.deploy(&["--json", "deploy", "--wait", id]);
-        r.assert_code(code);
-        r.json()["reason"].as_str().unwrap_or_default().to_string()
-    }
-
-    /// Teardown must leave nothing; checked against Docker directly.
-    fn teardown_clean(&self, id: &str) {
-        self.deploy(&["teardown", id]).assert_code(0);
-        assert_eq!(
-            leftovers(id),
-            Vec::<String>::new(),
-            "leftovers after teardown of {id}"
-        );
-    }
-}
 
 fn http_get(stack: &str, path: &str) -> String {
     exec_in(

@@ -7,7 +7,7 @@
 
 pub use ccci_core::proc as child;
 pub mod output;
-pub mod signals;
+pub use ccci_core::signals;
 pub mod slot;
 pub mod tier;
 

@@ -16,7 +16,6 @@ use ccci_core::tool::{self, Answer};
 use ccci_core::{exit, ids, log, state};
 use clap::Parser;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -72,14 +71,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             lock_path.display()
         )));
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
+    let stop = ccci_core::signals::install()?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

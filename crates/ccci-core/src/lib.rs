@@ -26,6 +26,7 @@ pub mod redact;
 pub mod results;
 pub mod rundir;
 pub mod settings;
+pub mod signals;
 pub mod state;
 pub mod sweep;
 pub mod tool;

@@ -1,6 +1,7 @@
-//! SIGTERM, SIGINT and SIGHUP become a flag the runner checks between steps and
-//! while a child runs: it then stops the child, tears down, and exits 75.
-//! A second signal changes nothing: the teardown that is running finishes.
+//! SIGTERM, SIGINT and SIGHUP become a flag a long-running tool (the runner,
+//! the sweep) checks between steps and while a child runs (`proc` stops the
+//! child's group): the runner then tears down and exits 75. A second signal
+//! changes nothing: the teardown that is running finishes.
 
 use anyhow::Result;
 use std::sync::Arc;
