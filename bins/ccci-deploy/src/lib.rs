@@ -151,6 +151,11 @@ struct NewArgs {
 
 #[derive(Args, Debug, Default)]
 struct HealthArgs {
+    /// The whole probe as JSON (`{"kind": "http", "service": "app", "path": "/",
+    /// "codes": [200], "port": 8080, "url": null}`, every field optional): how
+    /// other tools pass a recipe's health settings, typed on both ends
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["health_kind", "health_service", "health_port", "health_path", "health_codes", "health_url"])]
+    health: Option<String>,
     /// Health probe kind
     #[arg(long, value_enum)]
     health_kind: Option<HealthKind>,
@@ -274,7 +279,12 @@ fn open_run(ctx: &Ctx, run: &str) -> Result<RunDir> {
     RunDir::open(&ctx.cfg.state_dir, run)
 }
 
-fn apply_health(h: &mut Health, a: &HealthArgs) {
+fn apply_health(h: &mut Health, a: &HealthArgs) -> Result<()> {
+    if let Some(j) = &a.health {
+        *h = serde_json::from_str(j)
+            .map_err(|e| ccci_core::exit::usage(format!("--health is not a health probe: {e}")))?;
+        return Ok(());
+    }
     if let Some(k) = a.health_kind {
         h.kind = k;
     }
@@ -293,6 +303,7 @@ fn apply_health(h: &mut Health, a: &HealthArgs) {
     if let Some(u) = &a.health_url {
         h.url = Some(u.clone());
     }
+    Ok(())
 }
 
 #[cfg(test)]

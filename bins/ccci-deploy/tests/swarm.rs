@@ -440,6 +440,46 @@ fn bad_input_gets_one_line_and_exit_2() {
     let repo = w.repo.path.to_string_lossy().into_owned();
     let new = |r#ref: &str| w.deploy(&["new", "--recipe", "demo", "--repo", &repo, "--ref", r#ref]);
 
+    // The typed health setting refuses what the type refuses (no quiet HTTP).
+    for bad in [
+        r#"{"kind": "udp"}"#,
+        r#"{"kind": "http", "colour": 1}"#,
+        "nope",
+    ] {
+        let r = w.deploy(&[
+            "new",
+            "--recipe",
+            "demo",
+            "--repo",
+            &repo,
+            "--ref",
+            "0.1.0+1.0",
+            "--health",
+            bad,
+        ]);
+        r.assert_code(2);
+        assert!(
+            r.stderr.contains("--health is not a health probe"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    }
+    let r = w.deploy(&[
+        "new",
+        "--recipe",
+        "demo",
+        "--repo",
+        &repo,
+        "--ref",
+        "0.1.0+1.0",
+        "--health",
+        "{}",
+        "--health-kind",
+        "tcp",
+    ]);
+    r.assert_code(2);
+
     let r = new("no-such-ref");
     r.assert_code(2);
     assert!(

@@ -159,27 +159,8 @@ impl Runner {
         for (k, v) in &s.env {
             args.extend(["--env".into(), format!("{k}={v}")]);
         }
-        let h = &s.health;
-        args.extend([
-            "--health-kind".into(),
-            h.kind.to_string(),
-            "--health-service".into(),
-            h.service.clone(),
-            "--health-path".into(),
-            h.path.clone(),
-            "--health-codes".into(),
-            h.codes
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        ]);
-        if let Some(port) = h.port {
-            args.extend(["--health-port".into(), port.to_string()]);
-        }
-        if let Some(u) = &h.url {
-            args.extend(["--health-url".into(), u.clone()]);
-        }
+        // The recipe's health settings, typed on both ends (one type, in core).
+        args.extend(["--health".into(), serde_json::to_string(&s.health)?]);
         if let Some(t) = s.timeouts.deploy {
             args.extend(["--timeout".into(), t.to_string()]);
         }

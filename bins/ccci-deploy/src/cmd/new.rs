@@ -27,7 +27,10 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     {
         return Err(exit::usage(format!("secret hook {h} does not exist")));
     }
-    if let Some(u) = &a.health.health_url
+    // Every flag is checked before anything is created.
+    let mut health = Health::default();
+    apply_health(&mut health, &a.health)?;
+    if let Some(u) = &health.url
         && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("tcp://"))
     {
         return Err(exit::usage(format!(
@@ -66,8 +69,6 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         &ctx.cfg.base_domain,
     );
     let stack = app::stack_for(&domain);
-    let mut health = Health::default();
-    apply_health(&mut health, &a.health);
     let app = App {
         schema: app::SCHEMA,
         run_id: run_id.clone(),

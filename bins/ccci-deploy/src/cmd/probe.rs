@@ -14,7 +14,7 @@ pub(crate) fn cmd_probe(ctx: &Ctx, a: ProbeArgs) -> Result<i32> {
     let run = open_run(ctx, &a.run)?;
     let app = App::load(&run)?;
     let mut h = app.health.clone();
-    apply_health(&mut h, &a.health);
+    apply_health(&mut h, &a.health)?;
     let snap = converge::snapshot(&ctx.docker, &app.stack)?;
     let outcome = health::Probe { health: h }.check(&ctx.docker, &app, &snap)?;
     let (ok, what) = match outcome {
