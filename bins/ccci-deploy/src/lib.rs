@@ -119,6 +119,10 @@ struct NewArgs {
     /// Refuse (exit 75) unless --ref names this commit (the one the run planned)
     #[arg(long, value_name = "SHA")]
     expect_sha: Option<String>,
+    /// Clone from this local clone of --repo instead of fetching it again
+    /// (origin still points at --repo); the runner passes planning's clone
+    #[arg(long, value_name = "PATH")]
+    clone_from: Option<String>,
     /// Create the app at this ref instead (the previous release a run installs
     /// before upgrading to --ref)
     #[arg(long, value_name = "REF")]

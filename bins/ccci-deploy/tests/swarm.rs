@@ -824,3 +824,45 @@ fn a_ref_that_moved_since_the_plan_is_not_deployed() {
         .assert_code(0);
     w.teardown_clean(&id);
 }
+
+#[test]
+fn a_url_repository_planned_once_is_not_fetched_again() {
+    let w = World::new("clonefrom");
+    // What planning leaves in the run dir for a URL: a bare clone.
+    let planned = w.scratch.join("source.git");
+    let st = std::process::Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&w.repo.path)
+        .arg(&planned)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The URL itself does not answer: only the local clone can serve `new`.
+    let url = "http://127.0.0.1:1/demo.git";
+    let planned_s = planned.to_string_lossy().into_owned();
+    let r = w.deploy(&[
+        "new",
+        "--recipe",
+        "demo",
+        "--repo",
+        url,
+        "--ref",
+        "0.1.0+1.0",
+        "--clone-from",
+        &planned_s,
+    ]);
+    r.assert_code(0);
+    let id = r.stdout.trim().to_string();
+    let origin = ccci_core::git::git(
+        &w.run_dir(&id).join("recipe"),
+        &["remote", "get-url", "origin"],
+    )
+    .unwrap();
+    assert_eq!(origin.trim(), url, "origin points at the real remote");
+    let req: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(w.run_dir(&id).join("request.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(req["source_repo"], url);
+    w.teardown_clean(&id);
+}

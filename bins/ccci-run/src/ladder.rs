@@ -147,6 +147,11 @@ impl Runner {
         let mut args = self.new_args(&self.run.id.clone(), &p.recipe, &p.source_repo, &p.r#ref);
         // The plan's commit is the run's identity: the app is made of it or not at all.
         args.extend(["--expect-sha".into(), p.head_sha.clone()]);
+        // A URL was cloned once, for the plan: the app is made from that clone.
+        let planned_clone = self.run.file("source.git");
+        if planned_clone.is_dir() {
+            args.extend(["--clone-from".into(), planned_clone.display().to_string()]);
+        }
         if let Some(prev) = &p.previous {
             args.extend(["--install-ref".into(), prev.clone()]);
         }

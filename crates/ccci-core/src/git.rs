@@ -113,6 +113,15 @@ pub fn clone(url: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Clone `url` into `dest` from a local clone of it (`local`, e.g. the one
+/// planning made): the same commits, fetched once, with `origin` then pointing
+/// at `url` so a later fetch asks the real remote.
+pub fn clone_via(local: &Path, url: &str, dest: &Path) -> Result<()> {
+    clone(&local.to_string_lossy(), dest)?;
+    git(dest, &["remote", "set-url", "origin", url]).map_err(|e| exit::wrap(e, exit::USAGE))?;
+    Ok(())
+}
+
 /// Check out `commit` detached, discarding anything in the work tree.
 pub fn checkout(repo: &Path, commit: &str) -> Result<()> {
     git(

@@ -51,7 +51,10 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         json!({"recipe": a.recipe, "repo": a.repo, "ref": a.r#ref}),
     )?;
 
-    git::clone(&a.repo, &run.recipe_dir())?;
+    match &a.clone_from {
+        Some(local) => git::clone_via(std::path::Path::new(local), &a.repo, &run.recipe_dir())?,
+        None => git::clone(&a.repo, &run.recipe_dir())?,
+    }
     let resolved = recipe::resolve(&run, &a.r#ref)?;
     expect_commit(&resolved, a.expect_sha.as_deref())?;
     let install = match &a.install_ref {
