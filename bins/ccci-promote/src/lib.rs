@@ -7,7 +7,7 @@ use ccci_core::canonical::{self, Canonical};
 use ccci_core::results::{self, Results};
 use ccci_core::rundir::RunDir;
 use ccci_core::settings::{self, Settings};
-use ccci_core::tool::{self, Answer};
+use ccci_core::tool;
 use ccci_core::version::Version;
 use ccci_core::{exit, log, state};
 use clap::Parser;
@@ -93,19 +93,10 @@ impl Tools {
     /// Call ccci-deploy (`ccci_core::tool`): its yes or no and its one-line
     /// summary; its stderr goes to ours. Trouble or a bug is an error here.
     fn deploy(&self, args: &[&str]) -> Result<(i32, String)> {
-        let never = std::sync::atomic::AtomicBool::new(false);
-        let mut call = tool::Call::new("ccci-deploy", args, None, &never);
-        call.state_dir = Some(&self.state_dir);
-        call.env = vec![(ccci_core::rundir::LOCK_HELD_ENV.into(), self.run_id.clone())];
-        let what = format!("ccci-deploy {}", args.join(" "));
-        match tool::call(call)?.answer {
-            Answer::Yes(v) => Ok((exit::OK, v.summary)),
-            Answer::No(v) => Ok((exit::NO, v.summary)),
-            Answer::Input(v) => Err(exit::usage(format!("{what} failed: {}", v.summary))),
-            Answer::Trouble(why) => Err(exit::tempfail(format!("{what} failed: {why}"))),
-            Answer::Interrupted => Err(exit::tempfail(format!("{what} was interrupted"))),
-            Answer::Bug(why) => Err(exit::coded(exit::BUG, format!("{what} failed: {why}"))),
-        }
+        let what = format!("ccci-deploy {} failed", args.join(" "));
+        let (yes, v) = tool::call_for_run("ccci-deploy", args, &self.state_dir, &self.run_id)?
+            .yes_or_no(&what)?;
+        Ok((if yes { exit::OK } else { exit::NO }, v.summary))
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::Result;
 use ccci_core::cli::Ctx;
 use ccci_core::exit;
 use ccci_core::rundir::RunDir;
-use ccci_core::tool::{self, Answer};
+use ccci_core::tool;
 use serde_json::json;
 
 pub(crate) fn disturb(run: &RunDir, st: &mut BackupState) -> Result<()> {
@@ -102,19 +102,14 @@ pub(crate) fn restore(
     if let Some(t) = &t {
         args.extend(["--timeout", t]);
     }
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let mut call = tool::Call::new("ccci-deploy", &args, None, &never);
-    call.state_dir = Some(&ctx.cfg.state_dir);
-    call.env = vec![(ccci_core::rundir::LOCK_HELD_ENV.into(), run.id.clone())];
-    match tool::call(call)?.answer {
-        Answer::Yes(_) => Ok(()),
-        Answer::No(v) => Err(exit::no(format!(
+    let (healthy, v) = tool::call_for_run("ccci-deploy", &args, &ctx.cfg.state_dir, &run.id)?
+        .yes_or_no("ccci-deploy wait")?;
+    if healthy {
+        Ok(())
+    } else {
+        Err(exit::no(format!(
             "the app is not healthy after the restore: {}",
             v.summary
-        ))),
-        Answer::Input(v) => Err(exit::usage(format!("ccci-deploy wait: {}", v.summary))),
-        Answer::Trouble(why) => Err(exit::tempfail(format!("ccci-deploy wait: {why}"))),
-        Answer::Bug(why) => Err(exit::coded(exit::BUG, format!("ccci-deploy wait: {why}"))),
-        Answer::Interrupted => Err(exit::tempfail("ccci-deploy wait was interrupted")),
+        )))
     }
 }

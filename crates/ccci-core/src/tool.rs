@@ -52,6 +52,23 @@ impl Answer {
         }
     }
 
+    /// For a caller that is itself a tool: a yes or a no, and everything else
+    /// as the error it is for that caller too (bad input stays exit 2, trouble
+    /// and an interrupt 75, a bug 70), each saying `what` failed.
+    pub fn yes_or_no(self, what: &str) -> Result<(bool, ToolVerdict)> {
+        match self {
+            Answer::Yes(v) => Ok((true, v)),
+            Answer::No(v) => Ok((false, v)),
+            Answer::Input(v) => Err(crate::exit::usage(format!("{what}: {}", v.summary))),
+            Answer::Trouble(why) => Err(crate::exit::tempfail(format!("{what}: {why}"))),
+            Answer::Interrupted => Err(crate::exit::tempfail(format!("{what}: interrupted"))),
+            Answer::Bug(why) => Err(crate::exit::coded(
+                crate::exit::BUG,
+                format!("{what}: {why}"),
+            )),
+        }
+    }
+
     /// The one line that says what happened.
     pub fn summary(&self) -> String {
         match self {
@@ -101,6 +118,17 @@ impl<'a> Call<'a> {
 pub struct Reply {
     pub answer: Answer,
     pub duration: Duration,
+}
+
+/// Call a tool on a run whose lock the caller holds (the callee must not wait
+/// for it), with the caller's stderr and no deadline of its own: how a tool an
+/// operator runs by hand (a promotion, a backup round trip) asks another.
+pub fn call_for_run(tool: &str, args: &[&str], state_dir: &Path, run_id: &str) -> Result<Answer> {
+    let never = AtomicBool::new(false);
+    let mut c = Call::new(tool, args, None, &never);
+    c.state_dir = Some(state_dir);
+    c.env = vec![(crate::rundir::LOCK_HELD_ENV.into(), run_id.to_string())];
+    Ok(call(c)?.answer)
 }
 
 /// The executable of a sibling tool (one rule for every caller).
