@@ -37,10 +37,16 @@ pub(crate) fn list_cmd(kind: &str) -> Vec<&'static str> {
 
 /// Ids of objects of `kind` carrying `label` (`key=value`).
 pub fn ids(docker: &Docker, kind: &str, label: &str) -> Result<Vec<String>> {
+    list(docker, kind, &[format!("label={label}")])
+}
+
+/// Ids (volume names) of objects of `kind` matching every filter.
+pub(crate) fn list(docker: &Docker, kind: &str, filters: &[String]) -> Result<Vec<String>> {
     let mut args = list_cmd(kind);
-    args.extend(["--filter"]);
-    let f = format!("label={label}");
-    args.push(&f);
+    for f in filters {
+        args.push("--filter");
+        args.push(f);
+    }
     docker.lines(&args)
 }
 

@@ -11,7 +11,7 @@
 //! with `<stack>_` counts too.
 
 use crate::app::{App, LABEL_INSTANCE, LABEL_NAMESPACE, LABEL_RUN};
-use crate::objects::{inspect_all, labels_of, list_cmd, name_of};
+use crate::objects::{inspect_all, labels_of, list, name_of};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::exit;
@@ -49,6 +49,29 @@ impl Found {
         }
     }
 
+    /// An object as `docker inspect` or the Engine API describe it.
+    fn of(kind: &str, v: &Value) -> Found {
+        let labels = labels_of(kind, v);
+        Found {
+            kind: kind.into(),
+            name: name_of(kind, v),
+            id: v["ID"]
+                .as_str()
+                .or(v["Id"].as_str())
+                .or(v["Name"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            run: label(labels, LABEL_RUN),
+            instance: label(labels, LABEL_INSTANCE),
+        }
+    }
+
+    /// In the stack's namespace: docker's label says so, or a `<stack>_` name.
+    fn in_stack(&self, kind: &str, v: &Value, stack: &str) -> bool {
+        label(labels_of(kind, v), LABEL_NAMESPACE).as_deref() == Some(stack)
+            || self.name.starts_with(&format!("{stack}_"))
+    }
+
     pub fn foreign(&self) -> ForeignObject {
         ForeignObject {
             kind: self.kind.clone(),
@@ -68,16 +91,6 @@ pub struct ForeignObject {
     pub id: String,
     /// `ccci.run=…, ccci.instance=…` (`none` for a missing one), or `no ccci labels`.
     pub owner: String,
-}
-
-/// Ids (volume names) of objects of `kind` matching every filter.
-fn list(docker: &Docker, kind: &str, filters: &[String]) -> Result<Vec<String>> {
-    let mut args = list_cmd(kind);
-    for f in filters {
-        args.push("--filter");
-        args.push(f);
-    }
-    docker.lines(&args)
 }
 
 fn label(v: &Value, key: &str) -> Option<String> {
@@ -128,29 +141,13 @@ pub fn scan(
         // the exact rule (starts with `<stack>_`) is applied below.
         add(list(docker, kind, &[format!("name={stack}_")])?);
     }
-    let prefix = stack.map(|s| format!("{s}_"));
     let mut out = vec![];
     // An object that vanished between listing and inspecting is gone: nothing
     // to remove, nothing to report.
     for v in inspect_all(docker, kind, &ids) {
-        let labels = labels_of(kind, &v);
-        let id = v["ID"]
-            .as_str()
-            .or(v["Id"].as_str())
-            .or(v["Name"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let f = Found {
-            kind: kind.into(),
-            name: name_of(kind, &v),
-            id,
-            run: label(labels, LABEL_RUN),
-            instance: label(labels, LABEL_INSTANCE),
-        };
+        let f = Found::of(kind, &v);
         let mine = ours.is_some_and(|(r, i)| f.is_ours(r, i));
-        let in_stack = stack.is_some_and(|s| label(labels, LABEL_NAMESPACE).as_deref() == Some(s))
-            || prefix.as_ref().is_some_and(|p| f.name.starts_with(p));
-        if mine || in_stack {
+        if mine || stack.is_some_and(|s| f.in_stack(kind, &v, s)) {
             out.push(f);
         }
     }
@@ -180,7 +177,6 @@ pub fn foreign_in_stack(docker: &Docker, app: &App) -> Result<Vec<Found>> {
 /// requests that carry every label, instead of fifteen `docker` processes. It is
 /// asked before every deploy, where its time counts against the deploy.
 fn foreign_via_api(api: &ccci_core::docker_api::Api, app: &App) -> Result<Vec<Found>> {
-    let prefix = format!("{}_", app.stack);
     let mut out = vec![];
     for kind in NAMESPACE_KINDS {
         let list = match kind {
@@ -188,22 +184,8 @@ fn foreign_via_api(api: &ccci_core::docker_api::Api, app: &App) -> Result<Vec<Fo
             _ => api.get(&format!("/{kind}s"))?,
         };
         for v in list.as_array().into_iter().flatten() {
-            let labels = labels_of(kind, v);
-            let f = Found {
-                kind: kind.into(),
-                name: name_of(kind, v),
-                id: v["ID"]
-                    .as_str()
-                    .or(v["Id"].as_str())
-                    .or(v["Name"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-                run: label(labels, LABEL_RUN),
-                instance: label(labels, LABEL_INSTANCE),
-            };
-            let in_stack = label(labels, LABEL_NAMESPACE).as_deref() == Some(app.stack.as_str())
-                || f.name.starts_with(&prefix);
-            if in_stack && !f.is_ours(&app.run_id, &app.instance) {
+            let f = Found::of(kind, v);
+            if f.in_stack(kind, v, &app.stack) && !f.is_ours(&app.run_id, &app.instance) {
                 out.push(f);
             }
         }

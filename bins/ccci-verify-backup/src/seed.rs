@@ -193,11 +193,15 @@ pub(crate) fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marke
     let mut live_volumes = vec![];
     let mut undecided = vec![];
     let stack = app.stack.as_str();
+    // One `docker top` per service, however many of its volumes are watched.
+    let mut pids: BTreeMap<&str, Option<Vec<u32>>> = BTreeMap::new();
     for (i, (s, v, _)) in watched.iter().enumerate() {
         let image = images.get(&s.service).map(String::as_str).unwrap_or("");
         let why = live::by_role(&s.service, image).or_else(|| {
-            container_pids(ctx, stack, &s.service)
-                .and_then(|pids| live::by_open_files(&pids, &v.target))
+            pids.entry(s.service.as_str())
+                .or_insert_with(|| container_pids(ctx, stack, &s.service))
+                .as_deref()
+                .and_then(|p| live::by_open_files(p, &v.target))
         });
         match why {
             Some(why) => live_volumes.push(live::Evidence {

@@ -54,7 +54,8 @@ impl ToolVerdict {
             schema: SCHEMA,
             tool: crate::log::tool_name(),
             outcome: outcome.to_string(),
-            summary: crate::redact::global().apply(&summary.into().replace('\n', " ")),
+            // Masked with everything else when printed.
+            summary: summary.into().replace('\n', " "),
             detail,
         }
     }

@@ -1,7 +1,7 @@
 //! `ccci-deploy runs`: does the app run this commit (or release tag)? The one
 //! upgrade proof, for the generic upgrade test as for `upgrade` itself.
 
-use super::upgrade::{running_identity, runs_ref};
+use super::upgrade::{describe_running, running_identity, runs_ref};
 use crate::app::App;
 use crate::{RunsArgs, open_run, print_json};
 use anyhow::Result;
@@ -20,14 +20,7 @@ pub(crate) fn cmd_runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
     }
     let (version, chaos) = running_identity(ctx, &app)?;
     let ok = runs_ref(&version, &chaos, &a.sha, a.tag.as_deref());
-    let running = if chaos.is_empty() {
-        format!(
-            "version {}",
-            if version.is_empty() { "none" } else { &version }
-        )
-    } else {
-        format!("chaos-version {chaos}")
-    };
+    let running = describe_running(&version, &chaos);
     let want = a.tag.clone().unwrap_or_else(|| a.sha.clone());
     let summary = if ok {
         format!("app runs {running}")

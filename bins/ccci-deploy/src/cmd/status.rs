@@ -1,6 +1,6 @@
 //! `ccci-deploy status`: the app and the state of its services.
 
-use super::upgrade::{running_identity, runs_ref};
+use super::upgrade::{describe_running, identity_of, runs_ref};
 use crate::RunArg;
 use crate::app::App;
 use crate::converge;
@@ -21,19 +21,16 @@ pub(crate) fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
         .map(|f| format!("service {}: {}", f.service, f.reason));
     // What runs is what the app service's labels say now, which after a
     // rollback is not what was last asked for.
-    let running = match &app.deployed {
-        Some(_) if !snap.services.is_empty() => Some(running_identity(ctx, &app)?),
-        _ => None,
-    };
+    // The snapshot already holds the service: no second inspect.
+    let app_service = app.service_name("app");
+    let running = app.deployed.as_ref().and_then(|_| {
+        snap.services
+            .iter()
+            .find(|s| s["Spec"]["Name"] == app_service.as_str())
+            .map(|s| identity_of(&app, s))
+    });
     let running_text = running.as_ref().map(|(version, chaos)| {
-        let what = if chaos.is_empty() {
-            format!(
-                "version {}",
-                if version.is_empty() { "none" } else { version }
-            )
-        } else {
-            format!("chaos-version {chaos}")
-        };
+        let what = describe_running(version, chaos);
         let asked = app
             .deployed
             .as_ref()

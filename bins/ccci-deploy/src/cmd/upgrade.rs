@@ -35,11 +35,7 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
     let mut v = wait_app(ctx, &run, &app, a.timeout, false)?;
     let (version, chaos) = running_identity(ctx, &app)?;
     let proven = runs_ref(&version, &chaos, &resolved.sha, resolved.tag.as_deref());
-    let running = if chaos.is_empty() {
-        format!("version {version}")
-    } else {
-        format!("chaos-version {chaos}")
-    };
+    let running = describe_running(&version, &chaos);
     if !proven {
         let why = format!(
             "the running spec is not {} ({}): the app service runs {running}",
@@ -70,18 +66,34 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
 /// What the running `app` service says it is: its version and chaos-version labels.
 pub(crate) fn running_identity(ctx: &Ctx, app: &App) -> Result<(String, String)> {
     let v = ctx.docker.inspect("service", &[app.service_name("app")])?;
-    let labels = v
-        .first()
-        .map(|s| s["Spec"]["Labels"].clone())
-        .unwrap_or_default();
+    Ok(identity_of(
+        app,
+        v.first().unwrap_or(&serde_json::Value::Null),
+    ))
+}
+
+/// The version and chaos-version labels of an inspected `app` service.
+pub(crate) fn identity_of(app: &App, service: &serde_json::Value) -> (String, String) {
     use ccci_core::labels::coop;
     let get = |l: &str| {
-        labels[ccci_core::labels::coop_cloud(&app.stack, l)]
+        service["Spec"]["Labels"][ccci_core::labels::coop_cloud(&app.stack, l)]
             .as_str()
             .unwrap_or("")
             .to_string()
     };
-    Ok((get(coop::VERSION), get(coop::CHAOS_VERSION)))
+    (get(coop::VERSION), get(coop::CHAOS_VERSION))
+}
+
+/// What runs, in words: `version X` or `chaos-version SHA`.
+pub(crate) fn describe_running(version: &str, chaos: &str) -> String {
+    if chaos.is_empty() {
+        format!(
+            "version {}",
+            if version.is_empty() { "none" } else { version }
+        )
+    } else {
+        format!("chaos-version {chaos}")
+    }
 }
 
 /// After an upgrade: is the running spec really the ref? (chaos-version = the SHA,
