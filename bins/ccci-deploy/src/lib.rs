@@ -30,8 +30,10 @@ pub use cmd::upgrade::runs_ref;
     about = "Create, deploy, upgrade, health-check and tear down one recipe app on Docker Swarm",
     long_about = "Create, deploy, upgrade, health-check and tear down one recipe app on Docker Swarm.\n\n\
 Each subcommand works on one run directory (<state>/runs/<run-id>) and records what it did in its \
-ledger. Exit codes: 0 success/converged, 1 red verdict (did not converge, leftovers), 2 bad input, \
-75 temporary trouble (Docker unreachable, run busy)."
+ledger. It creates, changes and removes only Docker objects labelled with the run and this \
+instance. Exit codes: 0 success/converged, 1 red verdict (did not converge, leftovers, a stack \
+name held by objects ccci did not create), 2 bad input, 75 temporary trouble (Docker \
+unreachable, run busy, a ref that moved since the run planned it)."
 )]
 pub struct Cli {
     #[command(flatten)]

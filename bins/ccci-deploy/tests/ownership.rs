@@ -401,18 +401,7 @@ fn new_refuses_before_creating_anything_in_a_foreign_namespace() {
     ])
     .assert_code(0);
 
-    let repo = w.repo.path.to_string_lossy().into_owned();
-    let r = w.deploy(&[
-        "new",
-        "--recipe",
-        "demo",
-        "--repo",
-        &repo,
-        "--ref",
-        "0.1.0+1.0",
-        "--run-id",
-        &id,
-    ]);
+    let r = w.new_in(&w.state, &id);
     r.assert_code(1);
     let err = r.stderr.trim();
     assert_eq!(err.lines().count(), 1, "{err}");

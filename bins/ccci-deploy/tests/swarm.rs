@@ -314,11 +314,7 @@ fn missing_image_tag_fails_before_anything_is_deployed() {
 fn never_healthy_is_red_and_slow_start_is_green() {
     let w = World::new("health");
     // 0.3.0: the healthcheck never passes.
-    w.repo.edit(
-        "compose.yml",
-        "\"http://127.0.0.1:8080/\"",
-        "\"http://127.0.0.1:8080/nope\"",
-    );
+    w.break_healthcheck();
     w.repo.release("0.3.0+1.1");
     let sick = w.new_app("0.3.0+1.1", &["--timeout", "40"]);
     let r = w.deploy(&["--json", "deploy", "--wait", &sick]);
@@ -354,11 +350,7 @@ fn a_healthcheck_failing_within_its_start_period_times_out_with_its_output() {
     let w = World::new("hc-start");
     // The healthcheck fails, but inside a start period longer than the timeout
     // swarm never fails the task: only the timeout ends the wait.
-    w.repo.edit(
-        "compose.yml",
-        "\"http://127.0.0.1:8080/\"",
-        "\"http://127.0.0.1:8080/nope\"",
-    );
+    w.break_healthcheck();
     w.repo.edit(
         "compose.yml",
         "start_period: 5s\n    deploy:\n      update_config",

@@ -40,8 +40,10 @@ use std::path::PathBuf;
     long_about = "Back up a recipe app the way backup-bot-two does (its backupbot.* labels, restic), \
 disturb its data, restore, and prove the data came back, per service and per volume.\n\n\
 Steps: plan, seed, backup, disturb, restore, check; `roundtrip` runs them all. State lives in \
-<run>/backup/. Exit codes: 0 every marker came back, 1 red (marker missing, hook failed), \
-2 bad input (no backup labels, unreadable repository, wrong password), 75 temporary trouble."
+<run>/backup/. A volume its service writes while running needs a marker hook or a dump and \
+restore hook pair: otherwise its restore is NOT PROVABLE (red). Exit codes: 0 every marker came \
+back, 1 red (marker missing, not provable, hook failed), 2 bad input (no backup labels, \
+unreadable repository, wrong password), 75 temporary trouble."
 )]
 pub struct Cli {
     #[command(flatten)]

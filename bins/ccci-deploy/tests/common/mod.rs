@@ -60,7 +60,7 @@ impl World {
     }
 
     /// `new` of the demo at 0.1.0+1.0 with a fixed run id in `state`.
-    pub fn new_app_in(&self, state: &Path, id: &str) {
+    pub fn new_in(&self, state: &Path, id: &str) -> Run {
         let repo = self.repo.path.to_string_lossy().into_owned();
         self.deploy_in(
             state,
@@ -76,7 +76,21 @@ impl World {
                 id,
             ],
         )
-        .assert_code(0);
+    }
+
+    /// As [`World::new_in`], which must succeed.
+    pub fn new_app_in(&self, state: &Path, id: &str) {
+        self.new_in(state, id).assert_code(0);
+    }
+
+    /// Point the demo's healthcheck at a path that answers 404 (in the compose
+    /// file; the next release carries it).
+    pub fn break_healthcheck(&self) {
+        self.repo.edit(
+            "compose.yml",
+            "\"http://127.0.0.1:8080/\"",
+            "\"http://127.0.0.1:8080/nope\"",
+        );
     }
 
     pub fn run_dir(&self, id: &str) -> PathBuf {
