@@ -21,6 +21,7 @@ pub mod labels;
 pub mod log;
 pub mod plan;
 pub mod proc;
+pub mod queue;
 pub mod recipe_name;
 pub mod redact;
 pub mod results;

@@ -32,6 +32,7 @@ macro_rules! word_enum {
         }
     };
 }
+pub(crate) use word_enum;
 
 word_enum! {
     /// What started a run.
