@@ -3,8 +3,9 @@
 //! routing), token scope (403), repository resolution (404, also for a private
 //! repository the caller cannot see), `reqToken` (401), permissions, handler.
 
+use crate::hooks;
 use crate::http::{Request, Response, encode_query, percent_decode};
-use crate::state::{Comment, Perm, Pull, Repo, State, Status, User, World};
+use crate::state::{Comment, Perm, Pull, Repo, State, Status, Thread, User, World};
 use crate::time;
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ struct Cx<'a> {
     caller: Caller,
 }
 
-fn api_error(root: &str, status: u16, msg: &str) -> Response {
+pub(crate) fn api_error(root: &str, status: u16, msg: &str) -> Response {
     Response::json(
         status,
         &json!({"message": msg, "url": format!("{root}api/swagger")}),
@@ -41,11 +42,6 @@ fn not_found(root: &str) -> Response {
 
 /// Answer one request; also returns the login the credentials resolved to.
 pub fn handle(w: &mut World, root: &str, req: &Request) -> (Response, Option<String>) {
-    if let Some(status) = w.take_fault(&req.method, &req.path) {
-        // What a failing server (500, message hidden from non-admins) or a
-        // proxy in front of it (502/503/429) answers.
-        return (api_error(root, status, ""), None);
-    }
     let caller = match authenticate(w, req) {
         Ok(c) => c,
         Err(()) => {
@@ -146,7 +142,13 @@ enum Op {
     EditPull(i64),
     ListComments(i64),
     CreateComment(i64),
+    ListRepoComments,
+    GetComment(i64),
+    EditComment(i64),
+    DeleteComment(i64),
     CreateStatus,
+    IsCollaborator,
+    CollaboratorPermission,
 }
 
 impl Op {
@@ -154,7 +156,12 @@ impl Op {
         Some(match self {
             Op::Version => return None,
             Op::GetUser => "user",
-            Op::ListComments(_) | Op::CreateComment(_) => "issue",
+            Op::ListComments(_)
+            | Op::CreateComment(_)
+            | Op::ListRepoComments
+            | Op::GetComment(_)
+            | Op::EditComment(_)
+            | Op::DeleteComment(_) => "issue",
             _ => "repository",
         })
     }
@@ -162,8 +169,21 @@ impl Op {
     fn writes(self) -> bool {
         matches!(
             self,
-            Op::EditPull(_) | Op::CreateComment(_) | Op::CreateStatus
+            Op::EditPull(_)
+                | Op::CreateComment(_)
+                | Op::EditComment(_)
+                | Op::DeleteComment(_)
+                | Op::CreateStatus
         )
+    }
+
+    /// Wrapped in Gitea's `reqToken()` although it only reads.
+    fn needs_token(self) -> bool {
+        self.writes()
+            || matches!(
+                self,
+                Op::GetUser | Op::IsCollaborator | Op::CollaboratorPermission
+            )
     }
 }
 
@@ -193,6 +213,18 @@ fn route(cx: &mut Cx) -> Response {
             Some(n) => Op::EditPull(n),
             None => return not_found(root),
         },
+        ("GET", ["repos", _, _, "issues", "comments"]) => Op::ListRepoComments,
+        ("GET" | "PATCH" | "DELETE", ["repos", _, _, "issues", "comments", id]) => {
+            match (m, index(id)) {
+                ("GET", Some(id)) => Op::GetComment(id),
+                ("PATCH", Some(id)) => Op::EditComment(id),
+                (_, Some(id)) => Op::DeleteComment(id),
+                // Gitea reads a bad id as 0, which no comment has.
+                (_, None) => return not_found(root),
+            }
+        }
+        ("GET", ["repos", _, _, "collaborators", _]) => Op::IsCollaborator,
+        ("GET", ["repos", _, _, "collaborators", _, "permission"]) => Op::CollaboratorPermission,
         ("GET", ["repos", _, _, "issues", n, "comments"]) => match index(n) {
             Some(n) => Op::ListComments(n),
             None => return not_found(root),
@@ -237,8 +269,14 @@ fn route(cx: &mut Cx) -> Response {
     } else {
         None
     };
+    // On this route `mustNotBeArchived` comes before `reqToken`.
+    if let (Op::EditComment(_), Some(r)) = (op, repo)
+        && cx.w.repos[r].archived
+    {
+        return api_error(root, 423, "repo is archived");
+    }
     // 3. reqToken
-    if (op.writes() || matches!(op, Op::GetUser)) && cx.caller.user.is_none() {
+    if op.needs_token() && cx.caller.user.is_none() {
         return api_error(root, 401, "token is required");
     }
     match (op, repo) {
@@ -262,7 +300,13 @@ fn route(cx: &mut Cx) -> Response {
         (Op::EditPull(n), Some(r)) => edit_pull(cx, r, n),
         (Op::ListComments(n), Some(r)) => list_comments(cx, r, n),
         (Op::CreateComment(n), Some(r)) => create_comment(cx, r, n),
+        (Op::ListRepoComments, Some(r)) => list_repo_comments(cx, r),
+        (Op::GetComment(id), Some(r)) => get_comment(cx, r, id),
+        (Op::EditComment(id), Some(r)) => edit_comment(cx, r, id),
+        (Op::DeleteComment(id), Some(r)) => delete_comment(cx, r, id),
         (Op::CreateStatus, Some(r)) => create_status(cx, r, s[4]),
+        (Op::IsCollaborator, Some(r)) => is_collaborator(cx, r, s[4]),
+        (Op::CollaboratorPermission, Some(r)) => collaborator_permission(cx, r, s[4]),
         _ => not_found(root),
     }
 }
@@ -275,8 +319,11 @@ fn known_but_not_faked(m: &str, s: &[&str]) -> bool {
         ("GET", ["repos", _, _, "statuses", _])
             | ("GET", ["repos", _, _, "commits", _, "status" | "statuses"])
             | ("GET", ["repos", _, _, "tags" | "branches", ..])
-            | (_, ["repos", _, _, "issues", "comments", ..])
-            | ("GET", ["repos", _, _, "collaborators", ..])
+            | ("GET", ["repos", _, _, "collaborators"])
+            | (
+                "PATCH" | "DELETE",
+                ["repos", _, _, "issues", _, "comments", _]
+            )
             | ("GET", ["orgs", ..])
     )
 }
@@ -445,6 +492,7 @@ fn edit_pull(cx: &mut Cx, r: usize, n: i64) -> Response {
             }
         }
     }
+    let mut state_change = None;
     if let Some(state) = body.get("state").filter(|v| !v.is_null()) {
         if p.merged {
             return api_error(
@@ -468,12 +516,21 @@ fn edit_pull(cx: &mut Cx, r: usize, n: i64) -> Response {
             p.state = new;
             p.closed_at = (new == State::Closed).then_some(now);
             changed = true;
+            state_change = Some(if new == State::Closed {
+                "closed"
+            } else {
+                "reopened"
+            });
         }
     }
     if changed {
         p.updated = now;
     }
-    Response::json(201, &pull_json(cx.w, root, &cx.w.pulls[pi], cx.caller.user))
+    let (w, doer) = (&*cx.w, cx.caller.user.unwrap_or_default());
+    if let Some(action) = state_change {
+        hooks::pull_event(w, root, &w.pulls[pi], action, doer);
+    }
+    Response::json(201, &pull_json(w, root, &w.pulls[pi], cx.caller.user))
 }
 
 fn time_param(cx: &Cx, name: &str) -> Result<Option<i64>, Response> {
@@ -489,35 +546,157 @@ fn time_param(cx: &Cx, name: &str) -> Result<Option<i64>, Response> {
     }
 }
 
+/// `since` and `before` (both inclusive, whole seconds), or the 422.
+fn time_window(cx: &Cx) -> Result<impl Fn(&Comment) -> bool + use<>, Response> {
+    let since = time_param(cx, "since")?;
+    let before = time_param(cx, "before")?;
+    Ok(move |c: &Comment| {
+        since.is_none_or(|s| c.updated >= s) && before.is_none_or(|b| c.updated <= b)
+    })
+}
+
 fn list_comments(cx: &mut Cx, r: usize, n: i64) -> Response {
-    let (since, before) = match (time_param(cx, "since"), time_param(cx, "before")) {
-        (Ok(s), Ok(b)) => (s, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let in_window = match time_window(cx) {
+        Ok(f) => f,
+        Err(e) => return e,
     };
     let w = &*cx.w;
-    // Gitea does not map a missing issue here: 500 (docs/gitea.md, errors).
-    if pull_index(w, r, n).is_none() {
-        return api_error(cx.root, 500, "");
-    }
     let rid = w.repos[r].id;
+    // Gitea does not map a missing issue here: 500 (docs/gitea.md, errors).
+    let Some(thread) = w.thread(rid, n) else {
+        return api_error(cx.root, 500, "");
+    };
+    if thread.pull.is_some() && !w.repos[r].has_pull_requests {
+        return not_found(cx.root);
+    }
     let mut list: Vec<&Comment> = w
         .comments
         .iter()
-        .filter(|c| c.repo_id == rid && c.issue_index == n)
-        .filter(|c| since.is_none_or(|s| c.updated >= s))
-        .filter(|c| before.is_none_or(|b| c.updated <= b))
+        .filter(|c| c.repo_id == rid && c.issue_index == n && in_window(c))
         .collect();
     list.sort_by_key(|c| (c.created, c.id));
     // page and limit are ignored: all comments, with only X-Total-Count.
     let total = list.len();
     let items: Vec<Value> = list
         .iter()
-        .map(|c| comment_json(w, cx.root, &w.repos[r], c, cx.caller.user))
+        .map(|c| comment_json(w, cx.root, &w.repos[r], c))
+        .collect();
+    paged(Response::json(200, &Value::Array(items)), None, total)
+}
+
+/// Every plain comment of the repository, on issues and pull requests alike,
+/// oldest first, paged, with `X-Total-Count` but no `Link`.
+fn list_repo_comments(cx: &mut Cx, r: usize) -> Response {
+    let in_window = match time_window(cx) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let w = &*cx.w;
+    let repo = &w.repos[r];
+    // Without read access to pull requests, only issues' comments.
+    let pulls_visible = repo.has_pull_requests;
+    let mut list: Vec<&Comment> = w
+        .comments
+        .iter()
+        .filter(|c| c.repo_id == repo.id && in_window(c))
+        .filter(|c| pulls_visible || !w.is_pull(repo.id, c.issue_index))
+        .collect();
+    list.sort_by_key(|c| (c.created, c.id));
+    let total = list.len();
+    let (page, limit) = paging(cx.req);
+    let items: Vec<Value> = list
+        .iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(|c| comment_json(w, cx.root, repo, c))
         .collect();
     paged(Response::json(200, &Value::Array(items)), None, total)
 }
 
 fn create_comment(cx: &mut Cx, r: usize, n: i64) -> Response {
+    let root = cx.root;
+    // Route order: reqToken, mustNotBeArchived, the body binding, the handler.
+    if cx.w.repos[r].archived {
+        return api_error(root, 423, "repo is archived");
+    }
+    let body = match body_object(cx) {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let text = body.get("body").and_then(Value::as_str).unwrap_or("");
+    if text.is_empty() {
+        return api_error(root, 422, "[Body]: Required");
+    }
+    let rid = cx.w.repos[r].id;
+    let Some(thread) = cx.w.thread(rid, n) else {
+        // Gitea: ErrIssueNotExist is not mapped on this route (Forgejo: 404).
+        return api_error(root, 500, "");
+    };
+    if thread.pull.is_some() && !cx.w.repos[r].has_pull_requests {
+        return not_found(root);
+    }
+    let perm = cx.w.perm(&cx.w.repos[r], cx.caller.user);
+    if thread.is_locked && perm < Perm::Write {
+        return api_error(root, 403, "You cannot comment on a locked issue.");
+    }
+    let now = cx.w.now();
+    let id = cx.w.id();
+    let doer = cx.caller.user.unwrap_or_default();
+    let c = Comment {
+        id,
+        repo_id: rid,
+        issue_index: n,
+        user_id: doer,
+        body: text.to_string(),
+        created: now,
+        updated: now,
+    };
+    cx.w.touch(rid, n, now);
+    cx.w.comments.push(c.clone());
+    hooks::comment_event(cx.w, root, r, &c, "created", doer, None);
+    Response::json(201, &comment_json(cx.w, root, &cx.w.repos[r], &c))
+}
+
+/// The comment with this id in repository `r`: Gitea answers an unknown id with
+/// its JSON 404, and an id from another repository with an empty 404.
+fn find_comment(cx: &Cx, r: usize, id: i64) -> Result<usize, Response> {
+    let i =
+        cx.w.comments
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| not_found(cx.root))?;
+    if cx.w.comments[i].repo_id != cx.w.repos[r].id {
+        return Err(Response::empty(404));
+    }
+    Ok(i)
+}
+
+/// A comment the caller may edit or delete: its author, or anyone who may
+/// write to issues and pull requests; others get an empty 403.
+fn changeable_comment(cx: &Cx, r: usize, id: i64) -> Result<usize, Response> {
+    let i = find_comment(cx, r, id)?;
+    let author = cx.caller.user == Some(cx.w.comments[i].user_id);
+    if author || cx.w.perm(&cx.w.repos[r], cx.caller.user) >= Perm::Write {
+        Ok(i)
+    } else {
+        Err(Response::empty(403))
+    }
+}
+
+fn get_comment(cx: &mut Cx, r: usize, id: i64) -> Response {
+    let i = match find_comment(cx, r, id) {
+        Ok(i) => i,
+        Err(resp) => return resp,
+    };
+    let (w, c) = (&*cx.w, &cx.w.comments[i]);
+    if w.is_pull(c.repo_id, c.issue_index) && !w.repos[r].has_pull_requests {
+        return not_found(cx.root);
+    }
+    // Only plain comments exist here, so never Gitea's 204 for other types.
+    Response::json(200, &comment_json(w, cx.root, &w.repos[r], c))
+}
+
+fn edit_comment(cx: &mut Cx, r: usize, id: i64) -> Response {
     let root = cx.root;
     let body = match body_object(cx) {
         Ok(b) => b,
@@ -527,33 +706,82 @@ fn create_comment(cx: &mut Cx, r: usize, n: i64) -> Response {
     if text.is_empty() {
         return api_error(root, 422, "[Body]: Required");
     }
-    let Some(pi) = pull_index(cx.w, r, n) else {
-        // Gitea: ErrIssueNotExist is not mapped on this route (Forgejo: 404).
-        return api_error(root, 500, "");
+    let i = match changeable_comment(cx, r, id) {
+        Ok(i) => i,
+        Err(resp) => return resp,
     };
-    if cx.w.repos[r].archived {
-        return api_error(root, 423, "repo is archived");
+    let doer = cx.caller.user.unwrap_or_default();
+    // Only a real change is saved, bumps `updated_at` and fires the webhook.
+    if cx.w.comments[i].body != text {
+        let now = cx.w.now();
+        let c = &mut cx.w.comments[i];
+        let old = std::mem::replace(&mut c.body, text.to_string());
+        c.updated = now;
+        let c = c.clone();
+        hooks::comment_event(cx.w, root, r, &c, "edited", doer, Some(&old));
     }
-    let perm = cx.w.perm(&cx.w.repos[r], cx.caller.user);
-    if cx.w.pulls[pi].is_locked && perm < Perm::Write {
-        return api_error(root, 403, "You cannot comment on a locked issue.");
-    }
-    let now = cx.w.now();
-    let id = cx.w.id();
-    let c = Comment {
-        id,
-        repo_id: cx.w.repos[r].id,
-        issue_index: n,
-        user_id: cx.caller.user.unwrap_or_default(),
-        body: text.to_string(),
-        created: now,
-        updated: now,
-    };
-    cx.w.pulls[pi].updated = now;
-    cx.w.comments.push(c.clone());
     Response::json(
-        201,
-        &comment_json(cx.w, root, &cx.w.repos[r], &c, cx.caller.user),
+        200,
+        &comment_json(cx.w, root, &cx.w.repos[r], &cx.w.comments[i]),
+    )
+}
+
+fn delete_comment(cx: &mut Cx, r: usize, id: i64) -> Response {
+    let i = match changeable_comment(cx, r, id) {
+        Ok(i) => i,
+        Err(resp) => return resp,
+    };
+    let c = cx.w.comments.remove(i);
+    let doer = cx.caller.user.unwrap_or_default();
+    hooks::comment_event(cx.w, cx.root, r, &c, "deleted", doer, None);
+    Response::empty(204)
+}
+
+/// Gitea's `ErrUserNotExist` text for a name looked up.
+fn no_such_user(name: &str) -> String {
+    format!("user does not exist [uid: 0, name: {name}]")
+}
+
+/// 204 for an explicit collaborator only: the owner is not one.
+fn is_collaborator(cx: &mut Cx, r: usize, name: &str) -> Response {
+    let Some(u) = cx.w.user_by_login(name) else {
+        return api_error(cx.root, 422, &no_such_user(name));
+    };
+    if cx.w.repos[r].collaborators.contains_key(&u.id) {
+        Response::empty(204)
+    } else {
+        not_found(cx.root)
+    }
+}
+
+/// The effective permission of `name` on the repository. Only site admins, the
+/// repository's admins and the user themself may ask.
+fn collaborator_permission(cx: &mut Cx, r: usize, name: &str) -> Response {
+    let (w, root) = (&*cx.w, cx.root);
+    let repo = &w.repos[r];
+    let caller = cx.caller.user.and_then(|id| w.user(id));
+    let allowed = caller.is_some_and(|c| c.is_admin || c.login.eq_ignore_ascii_case(name))
+        || w.perm(repo, cx.caller.user) >= Perm::Admin;
+    if !allowed {
+        return api_error(
+            root,
+            403,
+            "Only admins can query all permissions, repo admins can query all repo permissions, collaborators can query only their own",
+        );
+    }
+    let Some(u) = w.user_by_login(name) else {
+        return api_error(root, 404, &no_such_user(name));
+    };
+    let perm = w.perm(repo, Some(u.id)).as_str();
+    Response::json(
+        200,
+        &json!({
+            "permission": perm,
+            "role_name": perm,
+            // Gitea renders the user as seen by the repository's owner (its
+            // `ContextUser`), not by the caller.
+            "user": user_json(w, root, u, Some(repo.owner_id)),
+        }),
     )
 }
 
@@ -659,14 +887,14 @@ fn ghost() -> User {
     }
 }
 
-fn user_or_ghost(w: &World, root: &str, id: i64, doer: Option<i64>) -> Value {
+pub(crate) fn user_or_ghost(w: &World, root: &str, id: i64, doer: Option<i64>) -> Value {
     match w.user(id) {
         Some(u) => user_json(w, root, u, doer),
         None => user_json(w, root, &ghost(), doer),
     }
 }
 
-fn repo_json(w: &World, root: &str, r: &Repo, perm: Perm) -> Value {
+pub(crate) fn repo_json(w: &World, root: &str, r: &Repo, perm: Perm) -> Value {
     let owner = w.user(r.owner_id).cloned().unwrap_or_else(ghost);
     let full = format!("{}/{}", owner.login, r.name);
     let rid = r.id;
@@ -703,7 +931,7 @@ fn repo_json(w: &World, root: &str, r: &Repo, perm: Perm) -> Value {
         "url": format!("{root}api/v1/repos/{full}"),
         "link": "",
         "ssh_url": format!("git@{host}:{full}.git"),
-        "clone_url": format!("{root}{full}.git"),
+        "clone_url": r.clone_url.clone().unwrap_or_else(|| format!("{root}{full}.git")),
         "original_url": "",
         "website": "",
         "stars_count": 0,
@@ -764,7 +992,7 @@ fn repo_json(w: &World, root: &str, r: &Repo, perm: Perm) -> Value {
     })
 }
 
-fn pull_json(w: &World, root: &str, p: &Pull, doer: Option<i64>) -> Value {
+pub(crate) fn pull_json(w: &World, root: &str, p: &Pull, doer: Option<i64>) -> Value {
     let r = w.repos.iter().find(|r| r.id == p.repo_id);
     let Some(r) = r else { return Value::Null };
     let owner = w
@@ -835,24 +1063,91 @@ fn pull_json(w: &World, root: &str, p: &Pull, doer: Option<i64>) -> Value {
     })
 }
 
-fn comment_json(w: &World, root: &str, r: &Repo, c: &Comment, doer: Option<i64>) -> Value {
-    let owner = w
-        .user(r.owner_id)
+fn owner_login(w: &World, r: &Repo) -> String {
+    w.user(r.owner_id)
         .map(|u| u.login.clone())
-        .unwrap_or_default();
-    let pr = format!("{root}{owner}/{}/pulls/{}", r.name, c.issue_index);
+        .unwrap_or_default()
+}
+
+/// `{ROOT}{o}/{r}/pulls/{n}` for a pull request, `…/issues/{n}` for an issue.
+fn thread_html_url(w: &World, root: &str, r: &Repo, number: i64) -> String {
+    let kind = if w.is_pull(r.id, number) {
+        "pulls"
+    } else {
+        "issues"
+    };
+    format!("{root}{}/{}/{kind}/{number}", owner_login(w, r), r.name)
+}
+
+/// `convert.ToAPIComment`: the poster is rendered for nobody (`is_admin` never
+/// shows), and exactly one of `pull_request_url` and `issue_url` is set.
+pub(crate) fn comment_json(w: &World, root: &str, r: &Repo, c: &Comment) -> Value {
+    let html = thread_html_url(w, root, r, c.issue_index);
+    let is_pull = w.is_pull(r.id, c.issue_index);
+    let (pr_url, issue_url) = if is_pull {
+        (html.clone(), String::new())
+    } else {
+        (String::new(), html.clone())
+    };
     json!({
         "id": c.id,
-        "html_url": format!("{pr}#issuecomment-{}", c.id),
-        "pull_request_url": pr,
-        "issue_url": "",
-        "user": user_or_ghost(w, root, c.user_id, doer),
+        "html_url": format!("{html}#issuecomment-{}", c.id),
+        "pull_request_url": pr_url,
+        "issue_url": issue_url,
+        "user": user_or_ghost(w, root, c.user_id, None),
         "original_author": "",
         "original_author_id": 0,
         "body": c.body,
         "assets": [],
         "created_at": time::format(c.created),
         "updated_at": time::format(c.updated),
+    })
+}
+
+/// `convert.ToAPIIssue`, as webhook payloads carry it (for a pull request too).
+pub(crate) fn issue_json(w: &World, root: &str, r: &Repo, t: &Thread, doer: Option<i64>) -> Value {
+    let owner = owner_login(w, r);
+    let full = format!("{owner}/{}", r.name);
+    let html = thread_html_url(w, root, r, t.number);
+    let comments = w
+        .comments
+        .iter()
+        .filter(|c| c.repo_id == r.id && c.issue_index == t.number)
+        .count();
+    let time = |x: Option<i64>| x.map(time::format);
+    json!({
+        "id": t.id,
+        "url": format!("{root}api/v1/repos/{full}/issues/{}", t.number),
+        "html_url": html,
+        "number": t.number,
+        "user": user_or_ghost(w, root, t.poster_id, doer),
+        "original_author": "",
+        "original_author_id": 0,
+        "title": t.title,
+        "body": t.body,
+        "ref": "",
+        "assets": [],
+        "labels": [],
+        "milestone": null,
+        "assignee": null,
+        "assignees": null,
+        "state": t.state.as_str(),
+        "is_locked": t.is_locked,
+        "comments": comments,
+        "created_at": time::format(t.created),
+        "updated_at": time::format(t.updated),
+        "closed_at": time(t.closed_at),
+        "due_date": null,
+        "time_estimate": 0,
+        "pull_request": t.pull.map(|p| json!({
+            "merged": p.merged,
+            "merged_at": time(p.merged_at),
+            "draft": p.draft,
+            "html_url": html,
+        })),
+        "repository": {"id": r.id, "name": r.name, "owner": owner, "full_name": full},
+        "pin_order": 0,
+        "content_version": 0,
     })
 }
 

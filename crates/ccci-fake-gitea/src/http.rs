@@ -42,9 +42,10 @@ pub struct Response {
 }
 
 impl Response {
-    /// Gitea's JSON: compact, with the trailing newline `json.Encoder` adds.
+    /// Gitea's JSON: compact, escaped as Go does, with the trailing newline
+    /// `json.Encoder` adds.
     pub fn json(status: u16, v: &serde_json::Value) -> Response {
-        let mut body = serde_json::to_vec(v).unwrap_or_default();
+        let mut body = go_escape(serde_json::to_string(v).unwrap_or_default()).into_bytes();
         body.push(b'\n');
         Response {
             status,
@@ -95,6 +96,20 @@ fn reason(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         _ => "Status",
     }
+}
+
+/// Go's JSON text: `<`, `>`, `&`, U+2028 and U+2029 escaped (as `json.Marshal`
+/// does by default). They only ever occur inside strings, so replacing them in
+/// the encoded text is exact.
+pub fn go_escape(json: String) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -275,6 +290,14 @@ pub fn encode_query(q: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_escapes_like_go() {
+        assert_eq!(
+            go_escape(r#"{"body":"a < b && c > d"}"#.into()),
+            r#"{"body":"a \u003c b \u0026\u0026 c \u003e d"}"#
+        );
+    }
 
     #[test]
     fn query_round_trip_like_go() {

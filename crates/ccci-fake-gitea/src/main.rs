@@ -12,8 +12,12 @@
 //!  "repos": [{"owner": "recipes", "name": "demo", "private": false,
 //!             "collaborators": {"ci-bot": "write"},
 //!             "pulls": [{"title": "Fix", "poster": "alice", "head": "fix", "head_sha": "<40 hex>",
-//!                        "base": "main", "base_sha": "<40 hex>"}]}]}
+//!                        "base": "main", "base_sha": "<40 hex>"}],
+//!             "hooks": [{"url": "http://127.0.0.1:8099/hook", "secret": "s3cr3t", "forgejo": false}]}]}
 //! ```
+//!
+//! Hooks get Gitea's signed deliveries for comments and pull request state
+//! changes (see the library's documentation).
 
 use ccci_fake_gitea::{FakeGitea, Perm, PullSpec};
 use serde::Deserialize;
@@ -56,6 +60,17 @@ struct SeedRepo {
     collaborators: BTreeMap<String, Perm>,
     #[serde(default)]
     pulls: Vec<SeedPull>,
+    #[serde(default)]
+    hooks: Vec<SeedHook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedHook {
+    url: String,
+    secret: Option<String>,
+    #[serde(default)]
+    forgejo: bool,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +120,10 @@ fn load(fake: &FakeGitea, seed: Seed) -> Result<(), String> {
                 base_sha: p.base_sha,
             };
             fake.open_pull(&r.owner, &r.name, spec).map_err(|e| e.0)?;
+        }
+        for h in r.hooks {
+            fake.add_webhook(&r.owner, &r.name, &h.url, h.secret.as_deref(), h.forgejo)
+                .map_err(|e| e.0)?;
         }
     }
     Ok(())

@@ -1,13 +1,17 @@
 //! The fake's in-memory world: users and their tokens, repositories with
-//! collaborators, pull requests (which share the per-repo issue index), plain
-//! comments, commit statuses, and a log of every request.
+//! collaborators, pull requests and plain issues (which share the per-repo
+//! index), plain comments, commit statuses, webhooks, scripted faults, and a log
+//! of every request.
 //!
 //! Shaped for what a CI bot meets: comments carry ids, authors and times (a
 //! `!testme` poller de-duplicates on them), pull requests open, close, reopen and
 //! get new heads, and statuses get Gitea's per-SHA index.
 
+use crate::fault::{Fault, Hit};
+use crate::hooks::{Hook, Job};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::mpsc::Sender;
 
 /// A repository permission, as `collaborators/{u}/permission` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -18,6 +22,19 @@ pub enum Perm {
     Write,
     Admin,
     Owner,
+}
+
+impl Perm {
+    /// Gitea's `AccessMode.ToString()`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Perm::None => "none",
+            Perm::Read => "read",
+            Perm::Write => "write",
+            Perm::Admin => "admin",
+            Perm::Owner => "owner",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +71,9 @@ pub struct Repo {
     pub commits: BTreeSet<String>,
     /// The next issue/PR index.
     pub next_index: i64,
+    /// Where the repository's git data really is, for tests that clone it
+    /// (the fake serves no git); `None`: `{ROOT_URL}{owner}/{name}.git`.
+    pub clone_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +97,8 @@ impl State {
 pub struct Pull {
     /// The `pull_request` row id (not the issue id).
     pub id: i64,
+    /// The id of the issue row behind it (webhook payloads' `issue.id`).
+    pub issue_id: i64,
     pub repo_id: i64,
     pub number: i64,
     pub poster_id: i64,
@@ -98,6 +120,41 @@ pub struct Pull {
     pub created: i64,
     pub updated: i64,
     pub closed_at: Option<i64>,
+}
+
+/// A plain issue (not a pull request); its comments are mixed with pull
+/// requests' in the repository-wide comment list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    pub id: i64,
+    pub repo_id: i64,
+    pub number: i64,
+    pub poster_id: i64,
+    pub title: String,
+    pub body: String,
+    pub state: State,
+    pub created: i64,
+    pub updated: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// What an issue and a pull request have in common, as Gitea's issue row holds
+/// it: comments, webhook payloads' `issue` object.
+#[derive(Debug, Clone, Copy)]
+pub struct Thread<'a> {
+    /// The issue id (for a pull request, not its `pull_request` id).
+    pub id: i64,
+    pub number: i64,
+    pub poster_id: i64,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub state: State,
+    pub is_locked: bool,
+    pub created: i64,
+    pub updated: i64,
+    pub closed_at: Option<i64>,
+    /// Set when the thread is a pull request.
+    pub pull: Option<&'a Pull>,
 }
 
 /// A plain conversation comment (type 0), on a pull request or an issue.
@@ -140,29 +197,27 @@ pub struct Logged {
     pub body: String,
 }
 
-/// An injected failure: the next `times` requests whose method matches and whose
-/// path contains `path_contains` get `status` (a proxy's 502/503, a 500).
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub method: Option<String>,
-    pub path_contains: String,
-    pub status: u16,
-    pub times: u32,
-}
-
 #[derive(Debug, Default)]
 pub struct World {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub repos: Vec<Repo>,
     pub pulls: Vec<Pull>,
+    pub issues: Vec<Issue>,
     pub comments: Vec<Comment>,
     pub statuses: Vec<Status>,
     pub log: Vec<Logged>,
     pub faults: VecDeque<Fault>,
+    pub hooks: Vec<Hook>,
+    /// The delivery worker's queue: sending never blocks, so events are queued
+    /// under the world's lock and delivered outside it.
+    pub hook_queue: Option<Sender<Job>>,
     /// A fixed clock for deterministic times; `None` is the real clock.
     pub clock: Option<i64>,
     pub next_id: i64,
+    /// Issue rows have their own ids in Gitea; a separate counter also keeps the
+    /// other objects' ids what they were before issues existed here.
+    pub next_issue_id: i64,
 }
 
 impl World {
@@ -173,6 +228,11 @@ impl World {
     pub fn id(&mut self) -> i64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    pub fn issue_id(&mut self) -> i64 {
+        self.next_issue_id += 1;
+        self.next_issue_id
     }
 
     pub fn user(&self, id: i64) -> Option<&User> {
@@ -193,17 +253,15 @@ impl World {
             .position(|r| r.owner_id == owner_id && r.name.eq_ignore_ascii_case(name))
     }
 
-    /// What `user` may do in `repo`: owner, site admin, explicit collaborator,
-    /// else read on a public repository.
+    /// What `user` may do in `repo`, as Gitea's `GetUserRepoPermission` says:
+    /// the owner and site administrators `owner`, an explicit collaborator their
+    /// permission, anyone else `read` on a public repository.
     pub fn perm(&self, repo: &Repo, user: Option<i64>) -> Perm {
         let Some(uid) = user else {
             return if repo.private { Perm::None } else { Perm::Read };
         };
-        if repo.owner_id == uid {
+        if repo.owner_id == uid || self.user(uid).is_some_and(|u| u.is_admin) {
             return Perm::Owner;
-        }
-        if self.user(uid).is_some_and(|u| u.is_admin) {
-            return Perm::Admin;
         }
         match repo.collaborators.get(&uid) {
             Some(p) => *p,
@@ -212,20 +270,93 @@ impl World {
         }
     }
 
-    /// The first fault matching this request, used up by one.
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<u16> {
-        let i = self.faults.iter().position(|f| {
-            f.method
-                .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && path.contains(&f.path_contains)
-        })?;
-        let f = &mut self.faults[i];
-        let status = f.status;
-        f.times -= 1;
-        if f.times == 0 {
+    /// Issue or pull request `number` of repository `repo_id`.
+    pub fn thread(&self, repo_id: i64, number: i64) -> Option<Thread<'_>> {
+        if let Some(p) = self
+            .pulls
+            .iter()
+            .find(|p| p.repo_id == repo_id && p.number == number)
+        {
+            return Some(Thread {
+                id: p.issue_id,
+                number,
+                poster_id: p.poster_id,
+                title: &p.title,
+                body: &p.body,
+                state: p.state,
+                is_locked: p.is_locked,
+                created: p.created,
+                updated: p.updated,
+                closed_at: p.closed_at,
+                pull: Some(p),
+            });
+        }
+        let i = self
+            .issues
+            .iter()
+            .find(|i| i.repo_id == repo_id && i.number == number)?;
+        Some(Thread {
+            id: i.id,
+            number,
+            poster_id: i.poster_id,
+            title: &i.title,
+            body: &i.body,
+            state: i.state,
+            is_locked: false,
+            created: i.created,
+            updated: i.updated,
+            closed_at: i.closed_at,
+            pull: None,
+        })
+    }
+
+    pub fn is_pull(&self, repo_id: i64, number: i64) -> bool {
+        self.pulls
+            .iter()
+            .any(|p| p.repo_id == repo_id && p.number == number)
+    }
+
+    /// A new comment bumps its issue's `updated_at`.
+    pub fn touch(&mut self, repo_id: i64, number: i64, now: i64) {
+        if let Some(p) = self
+            .pulls
+            .iter_mut()
+            .find(|p| p.repo_id == repo_id && p.number == number)
+        {
+            p.updated = now;
+        } else if let Some(i) = self
+            .issues
+            .iter_mut()
+            .find(|i| i.repo_id == repo_id && i.number == number)
+        {
+            i.updated = now;
+        }
+    }
+
+    /// The first fault matching this request, used up by one (or, for a storm,
+    /// still running); faults whose time is up are dropped on the way.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<Hit> {
+        self.faults.retain(|f| !f.expired());
+        let i = self.faults.iter().position(|f| f.matches(method, path))?;
+        let (hit, used_up) = self.faults[i].take();
+        if used_up {
             self.faults.remove(i);
         }
-        Some(status)
+        Some(hit)
+    }
+
+    pub fn has_hooks(&self, repo_id: i64) -> bool {
+        self.hooks.iter().any(|h| h.repo_id == repo_id)
+    }
+
+    /// Queue one event for every hook of the repository.
+    pub fn emit(&self, repo_id: i64, event: &'static str, event_type: &'static str, body: &str) {
+        let Some(queue) = &self.hook_queue else {
+            return;
+        };
+        for h in self.hooks.iter().filter(|h| h.repo_id == repo_id) {
+            // The worker only stops when the fake is dropped.
+            let _ = queue.send(Job::new(h, event, event_type, body));
+        }
     }
 }

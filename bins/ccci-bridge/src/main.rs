@@ -1,0 +1,1 @@
+fn main() -> std::process::ExitCode { ccci_core::cli::main(ccci_bridge::run) }
