@@ -63,7 +63,11 @@ pub fn consider(
     let pull = pull?;
     if pull.state != "open" || pull.merged {
         let st = if pull.merged { "merged" } else { &pull.state };
-        return Ok(Some(decided("not-open", None, format!("pull request is {st}"))));
+        return Ok(Some(decided(
+            "not-open",
+            None,
+            format!("pull request is {st}"),
+        )));
     }
     let sha = pull.head.sha.to_ascii_lowercase();
     let full = repo.to_string();
@@ -74,7 +78,11 @@ pub fn consider(
         .iter()
         .find(|e| e.comment_id == Some(c.id) && same_repo(e, &full))
     {
-        return Ok(Some(decided("queued", Some(e.run_id.clone()), String::new())));
+        return Ok(Some(decided(
+            "queued",
+            Some(e.run_id.clone()),
+            String::new(),
+        )));
     }
     if let Some(e) = entries.iter().find(|e| {
         e.state == QueueState::Queued
@@ -90,11 +98,15 @@ pub fn consider(
         )));
     }
     let (recipe, settings) = recipe_for(&b.recipes_dir(), repo)?;
-    let clone = settings
+    // The pull request's base repository holds `refs/pull/<n>/head`, fork or
+    // not; the recipe's configured mirror is the fallback.
+    let clone = pull
+        .base
         .repo
-        .clone()
-        .or_else(|| pull.base.repo.as_ref().map(|r| r.clone_url.clone()))
+        .as_ref()
+        .map(|r| r.clone_url.clone())
         .filter(|u| !u.is_empty())
+        .or_else(|| settings.repo.clone())
         .ok_or_else(|| {
             ccci_core::exit::usage(format!(
                 "{full}#{}: Gitea did not say the repository's clone URL and recipe {recipe} sets no repo",
@@ -103,6 +115,7 @@ pub fn consider(
         })?;
     let entry = Entry {
         schema: queue::SCHEMA,
+        seq: queue::next_seq(&entries),
         run_id: ids::new_run_id()?,
         recipe,
         repo: clone,

@@ -47,7 +47,10 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
             let secret = crate::secret::load(b.cfg.bridge.webhook_secret_file.as_deref())?;
             let www = sd.join("www");
             let l = crate::listen::start(addr, secret, www, tx)?;
-            log::info(&format!("listening on {} for webhooks and run pages", l.addr));
+            log::info(&format!(
+                "listening on {} for webhooks and run pages",
+                l.addr
+            ));
             Some(l)
         }
         None => None,
@@ -61,6 +64,7 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
     let mut next_poll = Instant::now();
     let mut last_poll = String::from("none yet");
     let mut disp = Dispatcher::default();
+    let mut reporter = crate::report::Reporter::default();
     let mut status = String::new();
     notifier.borrow().send("READY=1");
     log::info(&format!(
@@ -72,7 +76,9 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
     while !stop.load(Ordering::SeqCst) {
         notifier.borrow_mut().feed();
         if Instant::now() >= next_poll {
-            if !b.cfg.bridge.orgs.is_empty() && orgs_listed.is_none_or(|t| t.elapsed() >= org_refresh) {
+            if !b.cfg.bridge.orgs.is_empty()
+                && orgs_listed.is_none_or(|t| t.elapsed() >= org_refresh)
+            {
                 match with_orgs(&mut b, &mut health) {
                     Some(list) => {
                         repos = list;
@@ -83,7 +89,11 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
             }
             let c = poll::cycle(&mut b, &repos)?;
             health.update(&c);
-            failures = if c.trouble.is_empty() { 0 } else { failures + 1 };
+            failures = if c.trouble.is_empty() {
+                0
+            } else {
+                failures + 1
+            };
             last_poll = format!(
                 "{}{}",
                 ids::now_rfc3339(),
@@ -94,18 +104,27 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
                 }
             );
             next_poll = Instant::now() + backoff(interval, max_backoff, failures);
+            reporter.deliver(&sd);
         }
         let step = {
             let _l = b.lock()?;
             disp.step(&b.cfg)?
         };
+        for (id, _) in &step.finished {
+            reporter.finished(&sd, id);
+        }
         let s = format!(
             "watching {} repositories; last poll {last_poll}; {} running, {} waiting{}",
             repos.len(),
             step.running,
             step.waiting,
             if failures > 0 {
-                format!("; Gitea in trouble, next poll in {}s", next_poll.saturating_duration_since(Instant::now()).as_secs())
+                format!(
+                    "; Gitea in trouble, next poll in {}s",
+                    next_poll
+                        .saturating_duration_since(Instant::now())
+                        .as_secs()
+                )
             } else {
                 String::new()
             }
@@ -126,7 +145,10 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
     }
     notifier.borrow().send("STOPPING=1");
     if disp.children() > 0 {
-        log::info(&format!("stopping: asking {} runs to tear down", disp.children()));
+        log::info(&format!(
+            "stopping: asking {} runs to tear down",
+            disp.children()
+        ));
         let n = notifier.clone();
         disp.stop_all(Duration::from_secs(280), &mut || n.borrow_mut().feed());
         let _l = b.lock()?;
@@ -148,8 +170,8 @@ fn on_event(b: &mut Bridge, repos: &[RepoRef], ev: Event) {
     };
     let r = (|| -> Result<()> {
         let _l = b.lock()?;
-        let (mut ledger, _) =
-            Ledger::load_or_start(&b.cfg.state_dir, &repo, &ids::now_rfc3339()).map_err(poll::fatal_error)?;
+        let (mut ledger, _) = Ledger::load_or_start(&b.cfg.state_dir, &repo, &ids::now_rfc3339())
+            .map_err(poll::fatal_error)?;
         if let Some(d) = accept::consider(b, &repo, &mut ledger, &ev.comment)? {
             accept::record(b, &repo, &mut ledger, ev.comment.id, d)?;
         }
@@ -190,9 +212,7 @@ fn with_orgs(b: &mut Bridge, health: &mut Health) -> Option<Vec<RepoRef>> {
 /// to `max`, plus up to a fifth more at random so that many bridges behind
 /// one proxy do not come back in step.
 pub fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
-    let base = interval
-        .saturating_mul(1u32 << failures.min(16))
-        .min(max);
+    let base = interval.saturating_mul(1u32 << failures.min(16)).min(max);
     if failures == 0 {
         return base;
     }
@@ -223,7 +243,12 @@ impl Health {
 
     fn set(&mut self, what: &str, trouble: Option<String>) {
         let class = trouble.as_deref().map(class_of);
-        let before = self.state.get(what).cloned().flatten().map(|m| class_of(&m));
+        let before = self
+            .state
+            .get(what)
+            .cloned()
+            .flatten()
+            .map(|m| class_of(&m));
         match (&before, &class) {
             (None, Some(_)) => log::warn(&format!(
                 "{what}: Gitea is in trouble, backing off: {}",

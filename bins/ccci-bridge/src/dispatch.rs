@@ -37,13 +37,19 @@ impl Dispatcher {
         let sd = &cfg.state_dir;
         let mut out = Step::default();
         let mut entries = queue::load_all(sd)?;
-        for e in entries.iter_mut().filter(|e| e.state == QueueState::Started) {
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.state == QueueState::Started)
+        {
             if let Some(code) = self.ended(cfg, e) {
                 e.state = QueueState::Finished;
                 e.exit_code = Some(code);
                 e.finished_at = Some(ids::now_rfc3339());
                 queue::save(sd, e)?;
-                log::info(&format!("run {} ({}) ended with exit {code}", e.run_id, e.recipe));
+                log::info(&format!(
+                    "run {} ({}) ended with exit {code}",
+                    e.run_id, e.recipe
+                ));
                 out.finished.push((e.run_id.clone(), code));
             }
         }
@@ -139,7 +145,10 @@ impl Dispatcher {
                 Ok(how)
             }
             Launcher::Systemd => {
-                let req = cfg.state_dir.join("requests").join(format!("{}.env", e.run_id));
+                let req = cfg
+                    .state_dir
+                    .join("requests")
+                    .join(format!("{}.env", e.run_id));
                 state::write_atomic(&req, request_env(e).as_bytes(), 0o600)?;
                 let unit = format!("ccci-run@{}.service", e.run_id);
                 let o = Command::new("systemctl")
@@ -173,7 +182,10 @@ impl Dispatcher {
             );
         }
         let start = Instant::now();
-        while self.children.values_mut().any(|c| matches!(c.try_wait(), Ok(None)))
+        while self
+            .children
+            .values_mut()
+            .any(|c| matches!(c.try_wait(), Ok(None)))
             && start.elapsed() < grace
         {
             feed();

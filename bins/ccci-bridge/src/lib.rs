@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod listen;
 pub mod notify;
 pub mod poll;
+pub mod report;
 pub mod secret;
 pub mod trigger;
 pub mod webhook;
@@ -121,7 +122,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 let _l = b.lock()?;
                 finished.extend(d.step(&b.cfg)?.finished);
             }
-            let code = if c.trouble.is_empty() { 0 } else { exit::TEMPFAIL };
+            let code = if c.trouble.is_empty() {
+                0
+            } else {
+                exit::TEMPFAIL
+            };
             if json {
                 let v = json!({
                     "repos": c.repos,
@@ -137,7 +142,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                     "polled {} repositories with {} requests; queued {}",
                     c.repos,
                     c.requests,
-                    if c.queued.is_empty() { "nothing".into() } else { c.queued.join(" ") }
+                    if c.queued.is_empty() {
+                        "nothing".into()
+                    } else {
+                        c.queued.join(" ")
+                    }
                 );
                 for (r, m) in &c.trouble {
                     println!("trouble: {r}: {m}");
@@ -147,7 +156,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             }
             if !c.trouble.is_empty() {
-                log::warn(&format!("{} repositories could not be polled", c.trouble.len()));
+                log::warn(&format!(
+                    "{} repositories could not be polled",
+                    c.trouble.len()
+                ));
             }
             Ok(code)
         }

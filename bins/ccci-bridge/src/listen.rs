@@ -25,7 +25,12 @@ pub struct Listener {
 }
 
 /// Bind `addr` and serve in the background; events go to `tx`.
-pub fn start(addr: &str, secret: Vec<u8>, www: PathBuf, tx: Sender<Event>) -> anyhow::Result<Listener> {
+pub fn start(
+    addr: &str,
+    secret: Vec<u8>,
+    www: PathBuf,
+    tx: Sender<Event>,
+) -> anyhow::Result<Listener> {
     let l = TcpListener::bind(addr)
         .map_err(|e| ccci_core::exit::usage(format!("cannot listen on {addr}: {e}")))?;
     let bound = l.local_addr()?;
@@ -67,7 +72,8 @@ fn handle(mut s: TcpStream, secret: &[u8], www: &Path, tx: &Sender<Event>) -> st
     match req.method.as_str() {
         "POST" if req.path == "/hooks/gitea" => {
             let header = |n: &str| req.header(n);
-            if let Err(webhook::Refusal::Unsigned(why)) = webhook::verify(secret, header, &req.body) {
+            if let Err(webhook::Refusal::Unsigned(why)) = webhook::verify(secret, header, &req.body)
+            {
                 ccci_core::log::warn(&format!("webhook refused: {why}"));
                 return respond(&mut s, 401, "text/plain", format!("{why}\n").as_bytes());
             }
@@ -91,7 +97,11 @@ fn handle(mut s: TcpStream, secret: &[u8], www: &Path, tx: &Sender<Event>) -> st
         "GET" | "HEAD" => match static_file(www, &req.path) {
             Some((p, ctype)) => match std::fs::read(&p) {
                 Ok(bytes) => {
-                    let body = if req.method == "HEAD" { &[][..] } else { &bytes[..] };
+                    let body = if req.method == "HEAD" {
+                        &[][..]
+                    } else {
+                        &bytes[..]
+                    };
                     respond(&mut s, 200, ctype, body)
                 }
                 Err(_) => respond(&mut s, 404, "text/plain", b"not found\n"),
@@ -249,8 +259,19 @@ mod tests {
         let www = d.join("www");
         assert!(static_file(&www, "/").is_some());
         assert!(static_file(&www, "/runs/r1/").is_some());
-        assert_eq!(static_file(&www, "/runs/r1/index.html").unwrap().1, "text/html; charset=utf-8");
-        for bad in ["/../secret", "/%2e%2e/secret", "/runs/../../secret", "/link", "/.hidden", "/%zz", "/nope"] {
+        assert_eq!(
+            static_file(&www, "/runs/r1/index.html").unwrap().1,
+            "text/html; charset=utf-8"
+        );
+        for bad in [
+            "/../secret",
+            "/%2e%2e/secret",
+            "/runs/../../secret",
+            "/link",
+            "/.hidden",
+            "/%zz",
+            "/nope",
+        ] {
             assert!(static_file(&www, bad).is_none(), "{bad}");
         }
         std::fs::remove_dir_all(&d).unwrap();

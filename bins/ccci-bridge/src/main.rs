@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { ccci_core::cli::main(ccci_bridge::run) }
+fn main() -> std::process::ExitCode {
+    ccci_core::cli::main(ccci_bridge::run)
+}

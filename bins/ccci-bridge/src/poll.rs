@@ -50,26 +50,24 @@ pub fn cycle(b: &mut Bridge, repos: &[RepoRef]) -> Result<Cycle> {
 /// Errors that stop the bridge instead of being retried: our own state is
 /// unreadable, or the state dir cannot be written.
 fn fatal(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<Fatal>().is_some())
+    e.downcast_ref::<Fatal>().is_some()
 }
 
+/// The carrier of a fatal error's message.
 #[derive(Debug)]
-pub struct Fatal;
+pub struct Fatal(String);
 
 impl std::fmt::Display for Fatal {
-    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Ok(())
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 impl std::error::Error for Fatal {}
 
-/// Mark an error as one the daemon must stop on.
+/// Mark an error as one the daemon must stop on, keeping its exit code.
 pub fn fatal_error(e: anyhow::Error) -> anyhow::Error {
-    let code = exit::code_of(&e);
-    anyhow::Error::new(Fatal)
-        .context(exit::Code(code))
-        .context(exit::one_line(&e))
+    anyhow::Error::new(exit::Code(exit::code_of(&e))).context(Fatal(exit::one_line(&e)))
 }
 
 fn poll_repo(b: &mut Bridge, repo: &RepoRef, out: &mut Cycle) -> Result<()> {

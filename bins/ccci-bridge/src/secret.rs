@@ -22,7 +22,10 @@ pub fn load(file: Option<&Path>) -> Result<Vec<u8>> {
         }
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        exit::usage(format!("cannot read the webhook secret {}: {e}", path.display()))
+        exit::usage(format!(
+            "cannot read the webhook secret {}: {e}",
+            path.display()
+        ))
     })?;
     let secret = text.trim_end_matches(['\n', '\r']).to_string();
     if secret.is_empty() {

@@ -20,7 +20,11 @@ pub enum Refusal {
 }
 
 /// Check the signature headers against `secret`.
-pub fn verify(secret: &[u8], header: impl Fn(&str) -> Option<String>, body: &[u8]) -> Result<(), Refusal> {
+pub fn verify(
+    secret: &[u8],
+    header: impl Fn(&str) -> Option<String>,
+    body: &[u8],
+) -> Result<(), Refusal> {
     let sig = header("x-forgejo-signature")
         .filter(|s| !s.is_empty())
         .or_else(|| header("x-gitea-signature"))
@@ -169,14 +173,25 @@ mod tests {
             "comment":{"id":42,"body":"!testme","user":{"login":"bob"},"created_at":"2026-07-27T10:00:00Z"},
             "repository":{"full_name":"o/r"}}"#;
         let e = parse(Some("issue_comment"), p).unwrap().unwrap();
-        assert_eq!((e.repo.as_str(), e.comment.id, e.comment.pr), ("o/r", 42, 7));
+        assert_eq!(
+            (e.repo.as_str(), e.comment.id, e.comment.pr),
+            ("o/r", 42, 7)
+        );
         assert!(parse(Some("pull_request"), p).unwrap().is_none());
         let issue = String::from_utf8_lossy(p)
             .replace("\"is_pull\":true", "\"is_pull\":false")
             .replace("{\"merged\":false}", "null");
-        assert!(parse(Some("issue_comment"), issue.as_bytes()).unwrap().is_none());
+        assert!(
+            parse(Some("issue_comment"), issue.as_bytes())
+                .unwrap()
+                .is_none()
+        );
         let deleted = String::from_utf8_lossy(p).replace("created\",\"is", "deleted\",\"is");
-        assert!(parse(Some("issue_comment"), deleted.as_bytes()).unwrap().is_none());
+        assert!(
+            parse(Some("issue_comment"), deleted.as_bytes())
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
             parse(Some("issue_comment"), b"{\"action\":"),
             Err(Refusal::Malformed(_))

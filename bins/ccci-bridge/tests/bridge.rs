@@ -41,9 +41,12 @@ impl World {
         let fake = FakeGitea::start().expect("fake gitea");
         fake.add_repo(OWNER, REPO).unwrap();
         fake.add_token(BOT, TOKEN, None);
-        fake.add_collaborator(OWNER, REPO, BOT, Perm::Admin).unwrap();
-        fake.add_collaborator(OWNER, REPO, "writer", Perm::Write).unwrap();
-        fake.add_collaborator(OWNER, REPO, "reader", Perm::Read).unwrap();
+        fake.add_collaborator(OWNER, REPO, BOT, Perm::Admin)
+            .unwrap();
+        fake.add_collaborator(OWNER, REPO, "writer", Perm::Write)
+            .unwrap();
+        fake.add_collaborator(OWNER, REPO, "reader", Perm::Read)
+            .unwrap();
         fake.add_user("stranger");
         let pr = fake
             .open_pull(
@@ -98,8 +101,14 @@ impl World {
 
     fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("CCCI_CONFIG".into(), self.dir.join("config.json").display().to_string()),
-            ("CCCI_GITEA_TOKEN_FILE".into(), self.dir.join("token").display().to_string()),
+            (
+                "CCCI_CONFIG".into(),
+                self.dir.join("config.json").display().to_string(),
+            ),
+            (
+                "CCCI_GITEA_TOKEN_FILE".into(),
+                self.dir.join("token").display().to_string(),
+            ),
         ]
     }
 
@@ -114,7 +123,9 @@ impl World {
     }
 
     fn comment(&self, who: &str, body: &str) -> i64 {
-        self.fake.add_comment(OWNER, REPO, self.pr, who, body).unwrap()
+        self.fake
+            .add_comment(OWNER, REPO, self.pr, who, body)
+            .unwrap()
     }
 
     fn queue(&self) -> Vec<Entry> {
@@ -126,7 +137,8 @@ impl World {
         let sock_path = self.dir.join("notify.sock");
         let _ = std::fs::remove_file(&sock_path);
         let sock = UnixDatagram::bind(&sock_path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let msgs: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
         {
             let msgs = msgs.clone();
@@ -138,8 +150,9 @@ impl World {
                             .lock()
                             .unwrap()
                             .push((Instant::now(), String::from_utf8_lossy(&buf[..n]).into())),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::WouldBlock
+                                || e.kind() == std::io::ErrorKind::TimedOut => {}
                         Err(_) => return,
                     }
                 }
@@ -173,12 +186,21 @@ impl Daemon {
     fn wait_for(&self, what: &str, timeout: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < timeout {
-            if self.msgs.lock().unwrap().iter().any(|(_, m)| m.contains(what)) {
+            if self
+                .msgs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, m)| m.contains(what))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("no {what} from the bridge in {timeout:?}; log:\n{}", self.log_text());
+        panic!(
+            "no {what} from the bridge in {timeout:?}; log:\n{}",
+            self.log_text()
+        );
     }
 
     fn log_text(&self) -> String {
@@ -199,7 +221,10 @@ impl Daemon {
             if let Ok(Some(st)) = self.child.try_wait() {
                 return st.code().unwrap_or(-1);
             }
-            assert!(t0.elapsed() < Duration::from_secs(20), "the bridge ignored SIGTERM");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the bridge ignored SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -250,7 +275,10 @@ fn a_writers_testme_queues_one_run_of_the_head_sha() {
     assert_eq!(q.len(), 1, "{q:?}");
     let e = &q[0];
     assert_eq!(e.head_sha, sha(1));
-    assert_eq!((e.pr, e.comment_id, e.author.as_deref()), (Some(w.pr as u64), Some(id), Some("writer")));
+    assert_eq!(
+        (e.pr, e.comment_id, e.author.as_deref()),
+        (Some(w.pr as u64), Some(id), Some("writer"))
+    );
     assert_eq!(e.state, QueueState::Queued);
     assert_eq!(e.recipe, "demo");
     assert!(!e.quick);
@@ -258,7 +286,11 @@ fn a_writers_testme_queues_one_run_of_the_head_sha() {
     // The queue says so, by hand too.
     let shown = w.bridge(&["queue"]);
     shown.assert_code(0);
-    assert!(shown.stdout.contains(&e.run_id) && shown.stdout.contains("queued"), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains(&e.run_id) && shown.stdout.contains("queued"),
+        "{}",
+        shown.stdout
+    );
     // Polling again changes nothing.
     w.poll().assert_code(0);
     assert_eq!(w.queue().len(), 1);
@@ -294,11 +326,20 @@ fn a_readers_a_strangers_and_the_bots_own_testme_make_no_run() {
         &std::fs::read_to_string(w.state.join("bridge/repos/coop/demo.json")).unwrap(),
     )
     .unwrap();
-    let outcome = |id: i64| ledger["handled"][id.to_string()]["outcome"].as_str().unwrap().to_string();
+    let outcome = |id: i64| {
+        ledger["handled"][id.to_string()]["outcome"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(outcome(ids[0]), "not-permitted");
     assert_eq!(outcome(ids[1]), "not-permitted");
     assert_eq!(outcome(ids[2]), "own-comment");
-    assert!(r.stderr.contains("reader has read permission"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("reader has read permission"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -343,26 +384,35 @@ fn a_second_testme_while_queued_queues_nothing_a_new_head_queues_one() {
 fn a_closed_or_merged_pull_request_makes_no_run() {
     let w = World::new("bridge-closed");
     first_poll(&w);
-    w.fake.set_pull_state(OWNER, REPO, w.pr, State::Closed).unwrap();
+    w.fake
+        .set_pull_state(OWNER, REPO, w.pr, State::Closed)
+        .unwrap();
     w.comment("writer", "!testme");
     w.poll().assert_code(0);
     assert!(w.queue().is_empty());
     // Reopening does not bring that comment back.
-    w.fake.set_pull_state(OWNER, REPO, w.pr, State::Open).unwrap();
+    w.fake
+        .set_pull_state(OWNER, REPO, w.pr, State::Open)
+        .unwrap();
     w.poll().assert_code(0);
     assert!(w.queue().is_empty());
 }
 
 #[test]
-fn a_pull_request_closed_when_watching_began_with_two_old_testmes_reopened_then_one_new_makes_one_run() {
+fn a_pull_request_closed_when_watching_began_with_two_old_testmes_reopened_then_one_new_makes_one_run()
+ {
     let w = World::new("bridge-reopen");
     in_the_past(&w.fake, || {
         w.comment("writer", "!testme");
         w.comment("writer", "!testme");
-        w.fake.set_pull_state(OWNER, REPO, w.pr, State::Closed).unwrap();
+        w.fake
+            .set_pull_state(OWNER, REPO, w.pr, State::Closed)
+            .unwrap();
     });
     first_poll(&w);
-    w.fake.set_pull_state(OWNER, REPO, w.pr, State::Open).unwrap();
+    w.fake
+        .set_pull_state(OWNER, REPO, w.pr, State::Open)
+        .unwrap();
     w.poll().assert_code(0);
     assert!(w.queue().is_empty(), "old comments replayed");
     let new = w.comment("writer", "!testme");
@@ -387,7 +437,9 @@ fn a_comment_made_while_the_bridge_was_stopped_makes_one_run_when_it_starts() {
     std::thread::sleep(Duration::from_millis(1100));
     let id = w.comment("writer", "!testme");
     let d = w.serve(&[]);
-    wait_until(Duration::from_secs(15), "the run request", || !w.queue().is_empty());
+    wait_until(Duration::from_secs(15), "the run request", || {
+        !w.queue().is_empty()
+    });
     // No dispatching in this test: the runs would need the swarm.
     let q = w.queue();
     assert_eq!(q.len(), 1);
@@ -426,7 +478,8 @@ fn a_crash_after_queueing_but_before_recording_makes_no_second_run() {
     // As if the process died before writing its ledger: the decision is lost
     // but the queue entry is there.
     let p = w.state.join("bridge/repos/coop/demo.json");
-    let mut l: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let mut l: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     l["handled"] = json!({});
     l["cursor"] = l["watching_since"].clone();
     std::fs::write(&p, l.to_string()).unwrap();
@@ -443,15 +496,27 @@ fn a_corrupt_ledger_is_exit_2_naming_the_file_and_is_not_reset() {
     let r = w.poll();
     r.assert_code(2);
     ccci_testkit::assert_one_line_error(&r, "ccci-bridge");
-    assert!(r.stderr.contains("bridge/repos/coop/demo.json"), "{}", r.stderr);
-    assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"schema\":1,\"repo\":");
+    assert!(
+        r.stderr.contains("bridge/repos/coop/demo.json"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "{\"schema\":1,\"repo\":"
+    );
     // serve refuses to start on it too, before READY.
     let out = Command::new(bin())
         .arg("serve")
         .envs(w.env())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -466,14 +531,23 @@ fn malformed_json_is_logged_and_skipped_then_caught_up() {
     );
     let r = w.poll();
     r.assert_code(75);
-    assert!(r.stdout.contains("JSON we cannot read") || r.stderr.contains("JSON we cannot read"), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("JSON we cannot read") || r.stderr.contains("JSON we cannot read"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     assert!(w.queue().is_empty());
     w.poll().assert_code(0);
     assert_eq!(w.queue().len(), 1);
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -512,20 +586,38 @@ fn the_same_comment_by_webhook_and_poll_makes_one_run_and_is_fast() {
     // Polls are rare here: the webhook must do it.
     w.configure(json!({"listen": format!("127.0.0.1:{port}"), "poll_interval_s": 3600}));
     let d = w.serve(&[]);
-    w.fake.add_webhook(OWNER, REPO, &format!("http://127.0.0.1:{port}/hooks/gitea"), Some(SECRET), false).unwrap();
+    w.fake
+        .add_webhook(
+            OWNER,
+            REPO,
+            &format!("http://127.0.0.1:{port}/hooks/gitea"),
+            Some(SECRET),
+            false,
+        )
+        .unwrap();
     let t0 = Instant::now();
     w.comment("writer", "!testme");
-    wait_until(Duration::from_secs(10), "the webhook's run request", || !w.queue().is_empty());
+    wait_until(Duration::from_secs(10), "the webhook's run request", || {
+        !w.queue().is_empty()
+    });
     let took = t0.elapsed();
-    let dl = w.fake.wait_deliveries(1, Duration::from_secs(5)).expect("a delivery");
+    let dl = w
+        .fake
+        .wait_deliveries(1, Duration::from_secs(5))
+        .expect("a delivery");
     assert_eq!(dl[0].outcome, Ok(202), "{:?}", dl[0].outcome);
     // Redelivered (a new delivery id, the same comment), then polled.
-    w.fake.redeliver(0);
-    w.fake.wait_deliveries(2, Duration::from_secs(5)).expect("a redelivery");
+    w.fake.redeliver(0).unwrap();
+    w.fake
+        .wait_deliveries(2, Duration::from_secs(5))
+        .expect("a redelivery");
     assert_eq!(d.stop(), 0);
     w.poll().assert_code(0);
     assert_eq!(w.queue().len(), 1, "{:?}", w.queue());
-    assert!(took < Duration::from_secs(2), "webhook to queue took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "webhook to queue took {took:?}"
+    );
 }
 
 #[test]
@@ -534,7 +626,13 @@ fn serve_says_ready_status_and_feeds_the_watchdog_and_stops_on_sigterm() {
     let d = w.serve(&[]);
     d.wait_for("STATUS=watching 1 repositories", Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(3));
-    let feeds = d.msgs.lock().unwrap().iter().filter(|(_, m)| m == "WATCHDOG=1").count();
+    let feeds = d
+        .msgs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m)| m == "WATCHDOG=1")
+        .count();
     assert!(feeds >= 2, "watchdog fed {feeds} times in 3 s");
     let msgs = d.msgs.clone();
     assert_eq!(d.stop(), 0);
@@ -578,11 +676,21 @@ fn a_two_minute_429_and_503_storm_leaves_the_daemon_alive_and_fed_and_catches_up
             last_fed = last_fed.max(*t);
         }
         max_gap = max_gap.max(last_fed.elapsed());
-        assert!(w.queue().is_empty(), "a run was queued while Gitea could not answer");
+        assert!(
+            w.queue().is_empty(),
+            "a run was queued while Gitea could not answer"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(max_gap < Duration::from_secs(3), "the watchdog went unfed for {max_gap:?}");
-    wait_until(Duration::from_secs(30), "the storm's comment to run", || !w.queue().is_empty());
+    assert!(
+        max_gap < Duration::from_secs(3),
+        "the watchdog went unfed for {max_gap:?}"
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the storm's comment to run",
+        || !w.queue().is_empty(),
+    );
     assert_eq!(w.queue()[0].comment_id, Some(id));
     let log = d.log_text();
     // One line per change of state, not one per request.
@@ -609,6 +717,7 @@ fn the_queue_starts_runs_in_order_within_the_budget_and_records_exits() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     first_poll(&w);
     w.comment("writer", "!testme");
+    w.poll().assert_code(0);
     w.fake.push_pull(OWNER, REPO, w.pr, &sha(4)).unwrap();
     w.comment("writer", "!testme quick");
     let env = w.env();
@@ -619,15 +728,25 @@ fn the_queue_starts_runs_in_order_within_the_budget_and_records_exits() {
     r.assert_code(0);
     let q = w.queue();
     assert_eq!(q.len(), 2);
-    assert!(q.iter().all(|e| e.state == QueueState::Finished && e.exit_code == Some(1)), "{q:?}");
+    assert!(
+        q.iter()
+            .all(|e| e.state == QueueState::Finished && e.exit_code == Some(1)),
+        "{q:?}"
+    );
     // max_parallel_runs is 1: the second started after the first ended.
     let (a, b) = (&q[0], &q[1]);
     assert!(a.finished_at <= b.started_at, "{a:?}\n{b:?}");
     let calls = std::fs::read_to_string(fake_bin.join("calls")).unwrap();
     let lines: Vec<&str> = calls.lines().collect();
     assert_eq!(lines.len(), 2, "{calls}");
-    assert!(lines[0].contains(&format!("--ref {}", sha(1))) && lines[0].contains("--trigger testme"), "{calls}");
-    assert!(lines[1].contains(&format!("--ref {}", sha(4))) && lines[1].ends_with("--quick"), "{calls}");
+    assert!(
+        lines[0].contains(&format!("--ref {}", sha(1))) && lines[0].contains("--trigger testme"),
+        "{calls}"
+    );
+    assert!(
+        lines[1].contains(&format!("--ref {}", sha(4))) && lines[1].ends_with("--quick"),
+        "{calls}"
+    );
     assert!(lines[0].contains(&format!("--pr {}", w.pr)), "{calls}");
 }
 
@@ -638,13 +757,20 @@ fn bad_configuration_is_one_line_exit_2() {
     let r = ccci_testkit::run(
         &bin(),
         &["poll", "--once"],
-        &[("CCCI_CONFIG", &w.dir.join("config.json").display().to_string())],
+        &[(
+            "CCCI_CONFIG",
+            &w.dir.join("config.json").display().to_string(),
+        )],
     );
     r.assert_code(2);
     ccci_testkit::assert_one_line_error(&r, "ccci-bridge");
     // A listener without a secret.
     w.configure(json!({"listen": "127.0.0.1:0", "webhook_secret_file": null}));
-    let out = Command::new(bin()).arg("serve").envs(w.env()).output().unwrap();
+    let out = Command::new(bin())
+        .arg("serve")
+        .envs(w.env())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no webhook secret"));
     // A repository that is not OWNER/NAME.

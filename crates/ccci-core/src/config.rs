@@ -25,6 +25,67 @@ pub struct Config {
     pub max_parallel_runs: u32,
     /// Per-recipe settings and test suites (`recipes/` of the source tree).
     pub recipes_dir: PathBuf,
+    /// The Gitea (or Forgejo) server's `ROOT_URL`, where pull requests live.
+    pub gitea_url: Option<String>,
+    /// Where the run pages are served (`https://ci.example.org/`), for links
+    /// in pull request comments and commit statuses.
+    pub public_url: Option<String>,
+    /// The `!testme` bridge (docs/bridge.md).
+    pub bridge: Bridge,
+}
+
+/// What the bridge watches and how it starts runs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bridge {
+    /// Repositories to watch, `OWNER/NAME`.
+    pub repos: Vec<String>,
+    /// Organisations whose every repository is watched.
+    pub orgs: Vec<String>,
+    /// Logins that may trigger without write permission on the repository.
+    pub allow: Vec<String>,
+    /// Seconds between poll cycles.
+    pub poll_interval_s: u64,
+    /// The longest wait between cycles while Gitea is in trouble.
+    pub max_backoff_s: u64,
+    /// Seconds between re-reads of the organisations' repository lists.
+    pub org_refresh_s: u64,
+    /// Seconds one request to Gitea may take.
+    pub gitea_timeout_s: u64,
+    /// `ADDR:PORT` of the webhook and run-page listener (none: no listener).
+    pub listen: Option<String>,
+    /// File holding the webhooks' shared secret (relative: in systemd's
+    /// `$CREDENTIALS_DIRECTORY`); required when `listen` is set.
+    pub webhook_secret_file: Option<PathBuf>,
+    /// How a queued run is started.
+    pub launcher: Launcher,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Launcher {
+    /// `ccci-run` as a child of the bridge (by hand, tests).
+    Direct,
+    /// `systemctl start ccci-run@<run-id>.service` (a host: runs outlive a
+    /// bridge restart).
+    Systemd,
+}
+
+impl Default for Bridge {
+    fn default() -> Self {
+        Bridge {
+            repos: vec![],
+            orgs: vec![],
+            allow: vec![],
+            poll_interval_s: 60,
+            max_backoff_s: 600,
+            org_refresh_s: 3600,
+            gitea_timeout_s: 20,
+            listen: None,
+            webhook_secret_file: None,
+            launcher: Launcher::Direct,
+        }
+    }
 }
 
 impl Default for Config {
@@ -36,6 +97,9 @@ impl Default for Config {
             probe_image: "127.0.0.1:5000/ccci/busybox:1.0".into(),
             max_parallel_runs: 1,
             recipes_dir: PathBuf::from("/usr/share/ccci/recipes"),
+            gitea_url: None,
+            public_url: None,
+            bridge: Bridge::default(),
         }
     }
 }
@@ -75,6 +139,12 @@ impl Config {
         if let Ok(v) = std::env::var("CCCI_PROBE_IMAGE") {
             cfg.probe_image = v;
         }
+        if let Ok(v) = std::env::var("CCCI_GITEA_URL") {
+            cfg.gitea_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Ok(v) = std::env::var("CCCI_PUBLIC_URL") {
+            cfg.public_url = Some(v).filter(|v| !v.is_empty());
+        }
         if let Some(v) = std::env::var_os("CCCI_RECIPES_DIR") {
             cfg.recipes_dir = PathBuf::from(v);
         }
@@ -113,6 +183,11 @@ impl Config {
             });
         if !ok {
             return Err(exit::usage(format!("base_domain {d:?} is not a DNS name")));
+        }
+        if self.bridge.poll_interval_s == 0 || self.bridge.gitea_timeout_s == 0 {
+            return Err(exit::usage(
+                "bridge.poll_interval_s and bridge.gitea_timeout_s must be at least 1",
+            ));
         }
         if self.max_parallel_runs == 0 {
             return Err(exit::usage("max_parallel_runs must be at least 1"));

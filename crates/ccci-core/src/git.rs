@@ -64,9 +64,22 @@ pub fn fetch(repo: &Path) -> Result<()> {
             "--tags",
             "origin",
             "+refs/heads/*:refs/remotes/origin/*",
+            PULL_HEADS,
         ],
     )
     .map(|_| ())
+}
+
+/// Pull request heads as Gitea and Forgejo publish them in the base
+/// repository (`refs/pull/<N>/head`), fork or not: a run of a pull request
+/// tests that exact commit, which no branch of the base may hold. A remote
+/// without such refs matches nothing, which is no error.
+pub const PULL_HEADS: &str = "+refs/pull/*/head:refs/remotes/origin/pull/*";
+
+/// Fetch the pull request heads into a fresh clone (`git clone` copies
+/// branches and tags only).
+fn fetch_pull_heads(repo: &Path) -> Result<()> {
+    git(repo, &["fetch", "--quiet", "origin", PULL_HEADS]).map(|_| ())
 }
 
 /// Resolve a ref in a clone: a branch name means origin's branch (the newest
@@ -110,7 +123,9 @@ pub fn clone(url: &str, dest: &Path) -> Result<()> {
     git(parent, &["clone", "--quiet", "--no-checkout", url, &dest_s])
         .with_context(|| format!("cannot clone recipe repository {url}"))
         .map_err(|e| exit::wrap(e, exit::USAGE))?;
-    Ok(())
+    fetch_pull_heads(dest)
+        .with_context(|| format!("cannot fetch the pull request heads of {url}"))
+        .map_err(|e| exit::wrap(e, exit::USAGE))
 }
 
 /// Clone `url` into `dest` from a local clone of it (`local`, e.g. the one
@@ -137,14 +152,27 @@ pub fn checkout(repo: &Path, commit: &str) -> Result<()> {
 pub fn clone_bare(url: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("clone destination has no parent")?;
     let dest_s = dest.to_string_lossy();
-    git(parent, &["clone", "--quiet", "--bare", url, &dest_s]).map_err(|e| {
+    let failed = |e: anyhow::Error| {
         let code = remote_failure_code(&format!("{e:#}"));
         exit::wrap(
             e.context(format!("cannot clone recipe repository {url}")),
             code,
         )
-    })?;
-    Ok(())
+    };
+    git(parent, &["clone", "--quiet", "--bare", url, &dest_s]).map_err(failed)?;
+    // A bare clone keeps the server's layout, so a clone of it (`clone_via`)
+    // finds the pull heads where it would find them on the server.
+    git(
+        dest,
+        &[
+            "fetch",
+            "--quiet",
+            "origin",
+            "+refs/pull/*/head:refs/pull/*/head",
+        ],
+    )
+    .map(|_| ())
+    .map_err(failed)
 }
 
 /// Write the files under `path` (all files, when empty) at `commit` into `dest`

@@ -76,6 +76,20 @@ pub struct PrBranch {
     pub sha: String,
     #[serde(default)]
     pub label: String,
+    /// `null` when the head fork was deleted.
+    #[serde(default)]
+    pub repo: Option<Repository>,
+}
+
+/// The fields of a repository ccci reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Repository {
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub clone_url: String,
+    #[serde(default)]
+    pub archived: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,10 +115,45 @@ pub struct Comment {
     pub user: Option<User>,
     #[serde(default)]
     pub html_url: String,
+    /// The pull request's HTML URL on a pull request comment, else `""`.
+    #[serde(default)]
+    pub pull_request_url: String,
+    #[serde(default)]
+    pub issue_url: String,
     #[serde(default)]
     pub created_at: String,
     #[serde(default)]
     pub updated_at: String,
+}
+
+impl Comment {
+    /// The pull request's number, parsed from `pull_request_url` (a comment
+    /// carries no numeric field for it); `None` on an issue comment.
+    pub fn pull_number(&self) -> Option<i64> {
+        let u = self.pull_request_url.trim_end_matches('/');
+        let (head, n) = u.rsplit_once('/')?;
+        if !head.ends_with("/pulls") {
+            return None;
+        }
+        n.parse().ok().filter(|n| *n > 0)
+    }
+}
+
+/// One page of a list and the total Gitea counted (`X-Total-Count`).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: Option<usize>,
+}
+
+impl<T> Page<T> {
+    /// Is there a page after page `page` (1-based) of `PAGE` items?
+    pub fn more_after(&self, page: usize) -> bool {
+        match self.total {
+            Some(t) => page * PAGE < t,
+            None => self.items.len() == PAGE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +274,70 @@ impl Gitea {
         self.call("POST", &path, Some(&req))?.json(&path)
     }
 
+    /// The user the token belongs to (to tell the bot's own comments apart).
+    pub fn current_user(&self) -> Result<User> {
+        self.call("GET", "user", None)?.json("user")
+    }
+
+    /// One page (50) of the repository-wide list of plain comments on issues
+    /// and pull requests with `updated_at >= since` (inclusive, whole
+    /// seconds), oldest created first. This list sends `X-Total-Count` but no
+    /// `Link` (docs/gitea.md, paging).
+    pub fn repo_comments(&self, repo: &RepoRef, since: &str, page: usize) -> Result<Page<Comment>> {
+        // `+` in an offset would arrive as a space; RFC 3339 UTC has none, but
+        // encode it anyway.
+        let since = since.replace('+', "%2B").replace(':', "%3A");
+        let path = format!("repos/{repo}/issues/comments?since={since}&limit={PAGE}&page={page}");
+        let resp = self.call("GET", &path, None)?;
+        Ok(Page {
+            items: resp.json(&path)?,
+            total: resp.total,
+        })
+    }
+
+    /// A user's effective permission on a repository: `none`, `read`,
+    /// `write`, `admin` or `owner` (ownership and teams included, unlike the
+    /// plain collaborator check, which answers 404 for owners).
+    pub fn permission(&self, repo: &RepoRef, login: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Perm {
+            permission: String,
+        }
+        let path = format!("repos/{repo}/collaborators/{login}/permission");
+        let p: Perm = self.call("GET", &path, None)?.json(&path)?;
+        Ok(p.permission)
+    }
+
+    /// One page (50) of an organisation's repositories, in id order.
+    pub fn org_repos(&self, org: &str, page: usize) -> Result<Page<Repository>> {
+        let path = format!("orgs/{org}/repos?limit={PAGE}&page={page}");
+        let resp = self.call("GET", &path, None)?;
+        let more = resp.has_next();
+        let mut p = Page {
+            items: resp.json(&path)?,
+            total: resp.total,
+        };
+        // Rows the caller cannot see are dropped after paging, so a short page
+        // is not the end; trust Link, then the total.
+        if more && p.total.is_none() {
+            p.total = Some(usize::MAX);
+        }
+        Ok(p)
+    }
+
+    /// Read one comment (404 if it was deleted).
+    pub fn get_comment(&self, repo: &RepoRef, id: i64) -> Result<Comment> {
+        let path = format!("repos/{repo}/issues/comments/{id}");
+        self.call("GET", &path, None)?.json(&path)
+    }
+
+    /// Replace a comment's body (Gitea answers 200).
+    pub fn edit_comment(&self, repo: &RepoRef, id: i64, body: &str) -> Result<Comment> {
+        let path = format!("repos/{repo}/issues/comments/{id}");
+        let req = serde_json::json!({ "body": body });
+        self.call("PATCH", &path, Some(&req))?.json(&path)
+    }
+
     /// Close a pull request (Gitea answers 201; closing a closed one is a no-op).
     pub fn close_pull(&self, repo: &RepoRef, number: i64) -> Result<PullRequest> {
         let path = format!("repos/{repo}/pulls/{number}");
@@ -282,7 +395,13 @@ impl Gitea {
         if (200..300).contains(&status) {
             return Ok(Reply { text, link, total });
         }
-        Err(status_error(&what, status, &text, location.as_deref()))
+        let e = status_error(&what, status, &text, location.as_deref());
+        Err(
+            anyhow::Error::new(exit::Code(exit::code_of(&e))).context(HttpStatus {
+                status,
+                message: exit::one_line(&e),
+            }),
+        )
     }
 }
 
@@ -306,6 +425,28 @@ impl Reply {
             .as_deref()
             .is_some_and(|l| l.split(',').any(|e| e.contains("rel=\"next\"")))
     }
+}
+
+/// The HTTP status of a failed call, kept in the error (as its message's
+/// carrier) so callers can tell "no such user" (404) from trouble without
+/// reading the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpStatus {
+    pub status: u16,
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpStatus {}
+
+/// The HTTP status Gitea answered with, when a call failed on one.
+pub fn http_status(e: &anyhow::Error) -> Option<u16> {
+    e.downcast_ref::<HttpStatus>().map(|s| s.status)
 }
 
 fn transport_error(what: &str, e: ureq::Error) -> anyhow::Error {
@@ -419,6 +560,18 @@ mod tests {
             None,
         );
         assert!(format!("{e:#}").starts_with("Gitea GET u: HTTP 404: not found"));
+    }
+
+    #[test]
+    fn failed_calls_keep_their_status_code_and_message() {
+        let fake = ccci_fake_gitea::FakeGitea::start().unwrap();
+        let g = Gitea::new(fake.root_url(), None, Duration::from_secs(5)).unwrap();
+        let e = g.pull(&"nobody/nothing".parse().unwrap(), 1).unwrap_err();
+        assert_eq!(http_status(&e), Some(404));
+        assert_eq!(exit::code_of(&e), exit::USAGE);
+        assert!(e.to_string().contains("HTTP 404"), "{e}");
+        let e = e.context("while looking");
+        assert_eq!(http_status(&e), Some(404));
     }
 
     #[test]

@@ -100,9 +100,87 @@ fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     )
 }
 
+/// Unix seconds of an RFC 3339 time with its mandatory offset (`Z` or
+/// `±hh:mm`; fractional seconds are dropped), as Gitea sends them in the
+/// server's own time zone. `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || !matches!(rb[0], b'+' | b'-') || rb[3] != b':' {
+                return None;
+            }
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            let o = oh * 3600 + om * 60;
+            if rb[0] == b'-' { -o } else { o }
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm), the inverse of `civil`.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(days * 86400 + h * 3600 + mi * 60 + sec - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_offsets() {
+        for t in [0u64, 1_795_000_000, 951_782_400, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&utc_rfc3339(t)), Some(t as i64));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-18T13:06:40+02:00"),
+            Some(1_795_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-18T11:06:40.123Z"),
+            Some(1_795_000_000)
+        );
+        for bad in [
+            "",
+            "2026-11-18T11:06:40",
+            "2026-13-18T11:06:40Z",
+            "2026-11-18 11:06Z",
+            "2026-11-18T11:06:40+2:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn dates() {

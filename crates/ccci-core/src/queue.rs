@@ -25,6 +25,9 @@ crate::results::word_enum! {
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub schema: u32,
+    /// The order requests were accepted in (one more than the largest
+    /// before); runs start in this order. Times alone tie within a second.
+    pub seq: u64,
     pub run_id: String,
     pub recipe: String,
     /// What `ccci-run --repo` clones (the base repository of the pull request).
@@ -65,17 +68,25 @@ pub fn path(state_dir: &Path, run_id: &str) -> PathBuf {
     dir(state_dir).join(format!("{run_id}.json"))
 }
 
+/// The `seq` of a new entry.
+pub fn next_seq(entries: &[Entry]) -> u64 {
+    entries.iter().map(|e| e.seq).max().unwrap_or(0) + 1
+}
+
 /// Write (create or replace) an entry atomically.
 pub fn save(state_dir: &Path, e: &Entry) -> Result<()> {
     if !crate::rundir::valid_id(&e.run_id) {
-        return Err(exit::coded(exit::BUG, format!("queue: invalid run id {:?}", e.run_id)));
+        return Err(exit::coded(
+            exit::BUG,
+            format!("queue: invalid run id {:?}", e.run_id),
+        ));
     }
     std::fs::create_dir_all(dir(state_dir))
         .map_err(|err| exit::usage(format!("cannot create {}: {err}", dir(state_dir).display())))?;
     state::write_json(&path(state_dir, &e.run_id), e)
 }
 
-/// Every entry, oldest request first (ties broken by run id). A file that is
+/// Every entry, oldest request first. A file that is
 /// not a queue entry is exit 2 naming it: a silently skipped request would be
 /// a lost run.
 pub fn load_all(state_dir: &Path) -> Result<Vec<Entry>> {
@@ -96,7 +107,7 @@ pub fn load_all(state_dir: &Path) -> Result<Vec<Entry>> {
         let e: Entry = state::read_json(&p)?;
         out.push(e);
     }
-    out.sort_by(|a, b| (&a.queued_at, &a.run_id).cmp(&(&b.queued_at, &b.run_id)));
+    out.sort_by(|a, b| (a.seq, &a.run_id).cmp(&(b.seq, &b.run_id)));
     Ok(out)
 }
 
@@ -104,9 +115,10 @@ pub fn load_all(state_dir: &Path) -> Result<Vec<Entry>> {
 mod tests {
     use super::*;
 
-    fn entry(id: &str, at: &str) -> Entry {
+    fn entry(id: &str, seq: u64) -> Entry {
         Entry {
             schema: SCHEMA,
+            seq,
             run_id: id.into(),
             recipe: "demo".into(),
             repo: "/srv/demo".into(),
@@ -118,7 +130,7 @@ mod tests {
             trigger: crate::results::Trigger::Testme,
             quick: false,
             state: QueueState::Queued,
-            queued_at: at.into(),
+            queued_at: "2026-01-01T00:00:00Z".into(),
             started_at: None,
             finished_at: None,
             exit_code: None,
@@ -130,10 +142,15 @@ mod tests {
     fn round_trip_in_order_and_corrupt_is_named() {
         let d = std::env::temp_dir().join(format!("ccci-queue-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
-        save(&d, &entry("b", "2026-01-01T00:00:02Z")).unwrap();
-        save(&d, &entry("a", "2026-01-01T00:00:03Z")).unwrap();
-        save(&d, &entry("c", "2026-01-01T00:00:01Z")).unwrap();
-        let ids: Vec<_> = load_all(&d).unwrap().into_iter().map(|e| e.run_id).collect();
+        save(&d, &entry("b", 2)).unwrap();
+        save(&d, &entry("a", 3)).unwrap();
+        save(&d, &entry("c", 1)).unwrap();
+        assert_eq!(next_seq(&load_all(&d).unwrap()), 4);
+        let ids: Vec<_> = load_all(&d)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.run_id)
+            .collect();
         assert_eq!(ids, ["c", "b", "a"]);
         std::fs::write(path(&d, "x"), "{").unwrap();
         let e = load_all(&d).unwrap_err();

@@ -10,6 +10,7 @@
 //! recipe/               the recipe checkout
 //! run.lock              held by whoever drives the run; a held lock = a live run
 //! logs/                 per-step logs
+//! progress.json         the tier running now, while there is no results.json
 //! retained.json         present while the run's volumes and secrets are kept
 //!                       (for a promotion, or as the canonical app's data)
 //! ```
@@ -23,6 +24,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const SCHEMA: u32 = 1;
+
+/// `{"schema": 1, "tier": "<tier>", "since": "<RFC 3339>"}`, rewritten by the
+/// runner as each tier starts.
+pub const PROGRESS: &str = "progress.json";
 
 /// Set by a process that holds runs' locks for its children (the runner calling
 /// `ccci-deploy`), so they do not wait on their own parent: run ids, comma-separated.
