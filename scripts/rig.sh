@@ -134,6 +134,14 @@ check_cli() {
 
 need_root
 install_packages
+# The web pages' browser tests (bins/ccci-report) drive Debian's headless Chromium.
+if dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed'; then
+    say "chromium: present"
+else
+    say "chromium: installing"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 check_cli
 start_dockerd
 init_swarm

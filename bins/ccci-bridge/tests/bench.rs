@@ -24,7 +24,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn bare_get(addr: std::net::SocketAddr, path: &str) -> Duration {
     let t0 = Instant::now();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     t0.elapsed()
@@ -36,15 +40,27 @@ fn bench_bridge() {
     let fake = FakeGitea::start().unwrap();
     fake.add_token("ccci-bot", "tok", None);
     let dir = Scratch::new("bench-bridge");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut repos = vec![];
     for i in 0..REPOS {
         let name = format!("recipe{i}");
         fake.add_repo("coop", &name).unwrap();
-        fake.add_collaborator("coop", &name, "ccci-bot", Perm::Admin).unwrap();
-        fake.add_collaborator("coop", &name, "writer", Perm::Write).unwrap();
-        fake.add_webhook("coop", &name, &format!("http://127.0.0.1:{port}/hooks/gitea"), Some("s"), false)
+        fake.add_collaborator("coop", &name, "ccci-bot", Perm::Admin)
             .unwrap();
+        fake.add_collaborator("coop", &name, "writer", Perm::Write)
+            .unwrap();
+        fake.add_webhook(
+            "coop",
+            &name,
+            &format!("http://127.0.0.1:{port}/hooks/gitea"),
+            Some("s"),
+            false,
+        )
+        .unwrap();
         repos.push(format!("coop/{name}"));
     }
     let pr = fake
@@ -82,7 +98,8 @@ fn bench_bridge() {
     .unwrap();
     let sock_path = dir.join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let mut child = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_ccci-bridge")))
         .arg("serve")
         .env("CCCI_CONFIG", dir.join("config.json"))
@@ -126,10 +143,12 @@ fn bench_bridge() {
     // Webhook to queued: ten comments, each on a new head so none is a duplicate.
     let mut lat = vec![];
     for i in 0..10u32 {
-        fake.push_pull("coop", "recipe0", pr, &format!("{:040x}", 100 + i)).unwrap();
+        fake.push_pull("coop", "recipe0", pr, &format!("{:040x}", 100 + i))
+            .unwrap();
         let before = ccci_core::queue::load_all(&state).unwrap().len();
         let t0 = Instant::now();
-        fake.add_comment("coop", "recipe0", pr, "writer", "!testme").unwrap();
+        fake.add_comment("coop", "recipe0", pr, "writer", "!testme")
+            .unwrap();
         loop {
             if ccci_core::queue::load_all(&state).unwrap().len() > before {
                 break;
@@ -139,18 +158,30 @@ fn bench_bridge() {
         }
         lat.push(t0.elapsed());
     }
-    let baseline = median((0..10).map(|_| bare_get(fake.addr(), "/api/v1/version")).collect());
+    let baseline = median(
+        (0..10)
+            .map(|_| bare_get(fake.addr(), "/api/v1/version"))
+            .collect(),
+    );
     let hook = median(lat);
     let _ = child.kill();
     let _ = child.wait();
     println!("BENCH repositories watched: {REPOS}");
-    println!("BENCH requests per idle poll cycle: {per_cycle:.1} (goal: at most {REPOS}; {requests} requests over {cycles} cycles)");
-    println!("BENCH resident memory of ccci-bridge serve: {:.1} MB (goal: under 20 MB)", rss_kb as f64 / 1024.0);
+    println!(
+        "BENCH requests per idle poll cycle: {per_cycle:.1} (goal: at most {REPOS}; {requests} requests over {cycles} cycles)"
+    );
+    println!(
+        "BENCH resident memory of ccci-bridge serve: {:.1} MB (goal: under 20 MB)",
+        rss_kb as f64 / 1024.0
+    );
     println!(
         "BENCH webhook to queued run request, median of 10: {:.1} ms (goal: under 100 ms); bare HTTP round trip to the same server: {:.2} ms; ratio {:.0}x",
         hook.as_secs_f64() * 1e3,
         baseline.as_secs_f64() * 1e3,
         hook.as_secs_f64() / baseline.as_secs_f64()
     );
-    assert!(per_cycle <= REPOS as f64 + 0.5, "{per_cycle} requests per cycle");
+    assert!(
+        per_cycle <= REPOS as f64 + 0.5,
+        "{per_cycle} requests per cycle"
+    );
 }

@@ -28,7 +28,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn a_run_request_for_a_forks_pull_request_deploys_the_forks_head() {
+fn a_forks_testme_through_the_bridge_deploys_the_forks_head_and_reports_on_the_pull_request() {
     require_rig();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ccci-bridge"));
     let run_bin = bin.parent().unwrap().join("ccci-run");
@@ -107,13 +107,23 @@ fn a_run_request_for_a_forks_pull_request_deploys_the_forks_head() {
     }
     let state = s.join("state");
     std::fs::write(s.join("token"), "tok").unwrap();
+    std::fs::write(s.join("secret"), "hook-secret").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         s.join("config.json"),
         json!({
             "state_dir": state,
             "recipes_dir": recipes,
             "gitea_url": fake.root_url(),
-            "bridge": {"repos": ["coop/demo"], "launcher": "direct"},
+            "public_url": "http://ci.example.org/",
+            "bridge": {
+                "repos": ["coop/demo"], "launcher": "direct", "poll_interval_s": 3600,
+                "listen": format!("127.0.0.1:{port}"), "webhook_secret_file": s.join("secret"),
+            },
         })
         .to_string(),
     )
@@ -153,4 +163,106 @@ fn a_run_request_for_a_forks_pull_request_deploys_the_forks_head() {
         "the fork's commit was never deployed:\n{ledger}"
     );
     assert!(ccci_testkit::leftovers(&run_id).is_empty());
+
+    // The pull request: one comment, edited into the verdict, and the status
+    // went pending, then success.
+    let comments = fake.comments("coop", "demo", pr);
+    let ours: Vec<_> = comments
+        .iter()
+        .filter(|c| c.body.contains("ccci:run="))
+        .collect();
+    assert_eq!(ours.len(), 1, "{comments:?}");
+    assert!(
+        ours[0].body.contains("is **green**, level **L5**"),
+        "{}",
+        ours[0].body
+    );
+    assert!(
+        ours[0]
+            .body
+            .contains(&format!("http://ci.example.org/runs/{run_id}/"))
+    );
+    let states: Vec<String> = fake
+        .statuses("coop", "demo", &fork_sha)
+        .iter()
+        .map(|s| s.state.clone())
+        .collect();
+    assert_eq!(
+        states.first().map(String::as_str),
+        Some("pending"),
+        "{states:?}"
+    );
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("success"),
+        "{states:?}"
+    );
+
+    // The run's page, served by the bridge, shows the same verdict in Chromium.
+    let mut serve = Command::new(&bin)
+        .arg("serve")
+        .env("CCCI_CONFIG", &cfg)
+        .env("CCCI_GITEA_TOKEN_FILE", &tok)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/runs/{run_id}/");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "the bridge did not listen");
+    let dom = chromium_dom(&s, &url);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        dom.contains(&run_id),
+        "the page does not name the run:\n{dom}"
+    );
+    assert!(
+        dom.contains("L5"),
+        "the page does not show the level:\n{dom}"
+    );
+    assert!(
+        dom.to_lowercase().contains("green"),
+        "the page does not say green:\n{dom}"
+    );
+}
+
+/// The DOM headless Chromium renders for `url` (Debian's chromium, with the
+/// flags this machine needs: no background networking, a fresh profile).
+fn chromium_dom(s: &Scratch, url: &str) -> String {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.is_file(),
+        "/usr/bin/chromium is missing: scripts/rig.sh installs it"
+    );
+    let profile = s.join("chromium-profile");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

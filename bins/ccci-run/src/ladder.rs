@@ -7,6 +7,7 @@ use anyhow::Result;
 use ccci_core::log;
 use ccci_core::plan::{TIERS, TierPlan};
 use ccci_core::results::{Outcome, Status, TestResult, Tier};
+use ccci_core::rundir::PROGRESS;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -43,15 +44,18 @@ impl Runner {
     }
 
     fn tiers_in_order(&mut self) -> Result<()> {
+        self.progress("install");
         self.install()?;
         if self.interrupted() {
             return Ok(());
         }
+        self.progress("upgrade");
         self.upgrade()?;
         for name in ["backup", "restore", "custom"] {
             if self.interrupted() {
                 return Ok(());
             }
+            self.progress(name);
             let t0 = Instant::now();
             if !self.converged {
                 let why = match &self.not_serving {
@@ -72,11 +76,27 @@ impl Runner {
             return Ok(());
         }
         // Lint reads the recipe, not the app: it runs whatever happened above.
+        self.progress("lint");
         let t0 = Instant::now();
         let (hook, tests) = self.steps("lint")?;
         let (st, summary) = Self::fold(hook, &tests, Status::Na);
         self.push("lint", st, summary, t0, tests);
         Ok(())
+    }
+
+    /// Say which tier runs now (`progress.json`), for the run's web page
+    /// while there is no results.json yet. Best effort: a page a little
+    /// behind is no reason to stop a run.
+    fn progress(&self, tier: &str) {
+        let p = ccci_core::rundir::Progress {
+            schema: 1,
+            tier: tier.to_string(),
+            since: ccci_core::ids::now_rfc3339(),
+        };
+        if let Err(e) = ccci_core::state::write_json(&self.run.file(PROGRESS), &p) {
+            ccci_core::log::warn(&format!("cannot write {PROGRESS}: {e:#}"));
+        }
+        crate::report::progress(&self.state_dir, &self.run.id);
     }
 
     fn tier_plan(&self, name: &str) -> TierPlan {

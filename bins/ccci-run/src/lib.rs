@@ -14,6 +14,7 @@ pub mod tier;
 mod context;
 mod finish;
 mod ladder;
+mod report;
 mod runner;
 mod setup;
 
@@ -64,7 +65,7 @@ pub struct Cli {
     keep_volumes: bool,
     /// Start warm instead of cold: install the canonical release on a copy of
     /// the canonical app's data, then upgrade to the ref (never promotes)
-    #[arg(long)]
+    #[arg(long, env = "CCCI_RUN_QUICK")]
     quick: bool,
 }
 

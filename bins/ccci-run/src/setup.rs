@@ -132,9 +132,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         abort: None,
         child_time: Duration::ZERO,
     };
+    crate::report::start(&r.state_dir, &r.run.id);
     r.execute();
     let teardown = r.teardown();
-    r.finish(&ctx, started, &started_at, teardown)
+    let (sd, id) = (r.state_dir.clone(), r.run.id.clone());
+    let code = r.finish(&ctx, started, &started_at, teardown);
+    crate::report::finish(&sd, &id);
+    code
 }
 
 impl RunRequest {

@@ -25,9 +25,17 @@ use std::path::{Path, PathBuf};
 
 pub const SCHEMA: u32 = 1;
 
-/// `{"schema": 1, "tier": "<tier>", "since": "<RFC 3339>"}`, rewritten by the
-/// runner as each tier starts.
+/// [`Progress`], rewritten by the runner as each tier starts.
 pub const PROGRESS: &str = "progress.json";
+
+/// The tier a run is in now, while it has no results.json.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    pub schema: u32,
+    pub tier: String,
+    /// RFC 3339 UTC.
+    pub since: String,
+}
 
 /// Set by a process that holds runs' locks for its children (the runner calling
 /// `ccci-deploy`), so they do not wait on their own parent: run ids, comma-separated.
