@@ -8,7 +8,6 @@ pub mod daemon;
 pub mod dispatch;
 pub mod ledger;
 pub mod listen;
-pub mod notify;
 pub mod poll;
 pub mod report;
 pub mod secret;

@@ -97,6 +97,8 @@ impl Runner {
             ccci_core::log::warn(&format!("cannot write {PROGRESS}: {e:#}"));
         }
         crate::report::progress(&self.state_dir, &self.run.id);
+        self.notify
+            .send(&format!("STATUS=tier {tier} since {}", p.since));
     }
 
     fn tier_plan(&self, name: &str) -> TierPlan {

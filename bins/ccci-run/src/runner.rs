@@ -73,6 +73,8 @@ pub(crate) struct Runner {
     pub(crate) abort: Option<Abort>,
     /// Wall time spent in children (tools that drive Docker, hooks, tests).
     pub(crate) child_time: Duration,
+    /// systemd, when the run is a unit (`ccci-run@`, `Type=notify`).
+    pub(crate) notify: ccci_core::notify::Notifier,
 }
 
 impl Runner {

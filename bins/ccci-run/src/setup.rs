@@ -131,9 +131,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         not_serving: None,
         abort: None,
         child_time: Duration::ZERO,
+        notify: ccci_core::notify::Notifier::from_env(),
     };
+    // Planned: the unit is up (READY), and says what it runs.
+    r.notify.send(&format!(
+        "READY=1\nSTATUS=planned {} at {}",
+        r.plan.recipe,
+        &r.plan.head_sha[..12.min(r.plan.head_sha.len())]
+    ));
     crate::report::start(&r.state_dir, &r.run.id);
     r.execute();
+    r.notify.send("STATUS=tearing down");
     let teardown = r.teardown();
     let (sd, id) = (r.state_dir.clone(), r.run.id.clone());
     let code = r.finish(&ctx, started, &started_at, teardown);

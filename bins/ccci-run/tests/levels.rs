@@ -9,8 +9,36 @@ use common::{World, assert_valid, statuses, tier};
 #[test]
 fn demo_release_climbs_to_l5_and_results_validate() {
     let w = World::new("run-l5");
-    let r = w.run("l5", "0.2.0+1.1", &[]);
+    // As a `ccci-run@` unit (Type=notify): systemd hears READY and each tier.
+    let sock_path = w.scratch.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let r = w.run_env(
+        "l5",
+        "0.2.0+1.1",
+        &[],
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+    );
     r.assert_code(0);
+    let mut heard = vec![];
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        heard.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert!(
+        heard[0].starts_with("READY=1\nSTATUS=planned demo at "),
+        "{heard:?}"
+    );
+    let tiers: Vec<&str> = heard
+        .iter()
+        .filter_map(|m| m.strip_prefix("STATUS=tier "))
+        .map(|m| m.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        tiers,
+        ["install", "upgrade", "backup", "restore", "custom", "lint"]
+    );
+    assert_eq!(heard.last().unwrap(), "STATUS=tearing down");
     assert!(r.stdout.contains("level L5 (green)"), "{}", r.stdout);
     let res = w.results("l5");
     assert_valid(&res);

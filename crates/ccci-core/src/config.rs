@@ -7,10 +7,10 @@
 
 use crate::exit::{self, WithCode};
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where runs, canonical state, ledgers and locks live.
@@ -35,7 +35,7 @@ pub struct Config {
 }
 
 /// What the bridge watches and how it starts runs.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bridge {
     /// Repositories to watch, `OWNER/NAME`.
@@ -61,7 +61,7 @@ pub struct Bridge {
     pub launcher: Launcher,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Launcher {
     /// `ccci-run` as a child of the bridge (by hand, tests).
@@ -161,9 +161,10 @@ impl Config {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("cannot read config {}", p.display()))
             .code(exit::USAGE)?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("config {} is invalid", p.display()))
-            .code(exit::USAGE)
+        serde_json::from_str(&text).map_err(|e| {
+            let at = blame(&text).map(|k| format!(" at {k}")).unwrap_or_default();
+            exit::usage(format!("config {} is invalid{at}: {e}", p.display()))
+        })
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -183,6 +184,39 @@ impl Config {
             });
         if !ok {
             return Err(exit::usage(format!("base_domain {d:?} is not a DNS name")));
+        }
+        if !self.recipes_dir.is_absolute() {
+            return Err(exit::usage(format!(
+                "recipes_dir {} must be an absolute path",
+                self.recipes_dir.display()
+            )));
+        }
+        if self.probe_image.trim().is_empty() || self.probe_image.contains(char::is_whitespace) {
+            return Err(exit::usage(format!(
+                "probe_image {:?} is not an image reference",
+                self.probe_image
+            )));
+        }
+        for (key, url) in [
+            ("gitea_url", &self.gitea_url),
+            ("public_url", &self.public_url),
+        ] {
+            if let Some(u) = url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                return Err(exit::usage(format!("{key} {u:?} is not an http(s) URL")));
+            }
+        }
+        for r in &self.bridge.repos {
+            r.parse::<crate::gitea::RepoRef>()
+                .map_err(|_| exit::usage(format!("bridge.repos: {r:?} is not OWNER/NAME")))?;
+        }
+        if let Some(l) = &self.bridge.listen
+            && l.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(exit::usage(format!(
+                "bridge.listen {l:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8080)"
+            )));
         }
         if self.bridge.poll_interval_s == 0 || self.bridge.gitea_timeout_s == 0 {
             return Err(exit::usage(
@@ -234,6 +268,29 @@ impl Config {
         crate::state::write_atomic(&p, format!("{id}\n").as_bytes(), 0o644)?;
         Ok(id)
     }
+}
+
+/// The key a config fails on (`bridge.poll_interval_s`), found by reading
+/// each key alone; serde's own message names a type, not where it was.
+fn blame(text: &str) -> Option<String> {
+    let serde_json::Value::Object(top) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let fails = |v: serde_json::Value| serde_json::from_value::<Config>(v).is_err();
+    for (k, v) in top {
+        if !fails(serde_json::json!({ k.clone(): v.clone() })) {
+            continue;
+        }
+        if let serde_json::Value::Object(inner) = &v {
+            for (ik, iv) in inner {
+                if fails(serde_json::json!({ k.clone(): { ik.clone(): iv.clone() } })) {
+                    return Some(format!("{k}.{ik}"));
+                }
+            }
+        }
+        return Some(k);
+    }
+    None
 }
 
 #[cfg(test)]

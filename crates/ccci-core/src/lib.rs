@@ -20,6 +20,7 @@ pub mod ids;
 pub mod labels;
 pub mod log;
 pub mod plan;
+pub mod notify;
 pub mod proc;
 pub mod queue;
 pub mod recipe_name;

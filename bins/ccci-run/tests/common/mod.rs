@@ -69,13 +69,19 @@ impl World {
 
     /// Run the demo recipe at `r#ref` as run `id`.
     pub fn run(&self, id: &str, r#ref: &str, extra: &[&str]) -> Run {
+        self.run_env(id, r#ref, extra, &[])
+    }
+
+    /// The same, with more environment.
+    pub fn run_env(&self, id: &str, r#ref: &str, extra: &[&str], more: &[(&str, &str)]) -> Run {
         let repo = self.repo.path.to_string_lossy().into_owned();
         let mut args = vec![
             "--recipe", "demo", "--repo", &repo, "--ref", r#ref, "--run-id", id,
         ];
         args.extend(extra);
         let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(more);
         run(&bin(), &args, &env)
     }
 

@@ -1,6 +1,7 @@
 //! systemd's notify protocol (`Type=notify`): `READY=1`, `STATUS=...`,
 //! `WATCHDOG=1`, `STOPPING=1` as datagrams to `$NOTIFY_SOCKET`. A few lines of
-//! std instead of a crate: the protocol is one datagram per message.
+//! std instead of a crate: the protocol is one datagram per message. Without
+//! `$NOTIFY_SOCKET` (by hand, in tests) every call does nothing.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -46,7 +47,7 @@ impl Notifier {
             sock.send_to(msg.as_bytes(), path)
         };
         if let Err(e) = r {
-            ccci_core::log::debug(&format!("cannot notify systemd: {e}"));
+            crate::log::debug(&format!("cannot notify systemd: {e}"));
         }
     }
 
