@@ -34,7 +34,11 @@ permission or is on `bridge.allow`, and the pull request is open. Comments writt
 repository was first watched never trigger; comments written while the bridge was stopped do. \
 The token is read from --token-file, $CCCI_GITEA_TOKEN_FILE, the systemd credential gitea-token \
 or $CCCI_GITEA_TOKEN. Exit codes: 0 done, 2 bad configuration or corrupt state (the file is named), \
-75 Gitea or the host in trouble (poll --once), 70 a bug."
+75 Gitea or the host in trouble (poll --once), 70 a bug.",
+    after_help = "Examples:\n  \
+ccci-bridge poll --once              # one poll cycle by hand\n  \
+ccci-bridge poll --once --dispatch   # and start what is queued\n  \
+ccci-bridge queue --json"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -46,12 +50,18 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run until SIGTERM under systemd (Type=notify, watchdog)
+    #[command(
+        after_help = "Examples:\n  ccci-bridge serve                    # as its systemd unit runs it\n  ccci-bridge serve --token-file /etc/ccci/gitea-token"
+    )]
     Serve {
         /// File holding the Gitea token (relative: in $CREDENTIALS_DIRECTORY)
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
     },
     /// One poll cycle, then exit (by hand, and for tests)
+    #[command(
+        after_help = "Example:\n  ccci-bridge poll --once --dispatch --token-file /etc/ccci/gitea-token"
+    )]
     Poll {
         /// Required: say that one cycle is meant (`serve` loops)
         #[arg(long, required = true)]
@@ -64,6 +74,7 @@ enum Cmd {
         token_file: Option<PathBuf>,
     },
     /// The run queue: what is queued, started and finished
+    #[command(after_help = "Example:\n  ccci-bridge queue --json")]
     Queue,
 }
 

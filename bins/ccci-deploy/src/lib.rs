@@ -33,7 +33,12 @@ Each subcommand works on one run directory (<state>/runs/<run-id>) and records w
 ledger. It creates, changes and removes only Docker objects labelled with the run and this \
 instance. Exit codes: 0 success/converged, 1 red verdict (did not converge, leftovers, a stack \
 name held by objects ccci did not create), 2 bad input, 75 temporary trouble (Docker \
-unreachable, run busy, a ref that moved since the run planned it)."
+unreachable, run busy, a ref that moved since the run planned it).",
+    after_help = "Examples:\n  \
+run=$(ccci-deploy new --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --install-ref 0.1.0+1.0)\n  \
+ccci-deploy deploy --wait \"$run\"              # the previous release, 0.1.0+1.0\n  \
+ccci-deploy upgrade \"$run\" --ref 0.2.0+1.1    # the ref under test, over the same volumes\n  \
+ccci-deploy teardown \"$run\""
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -50,28 +55,54 @@ pub fn command() -> clap::Command {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Create a run's app: clone the recipe at a ref, write the app env, generate secrets
+    #[command(
+        after_help = "Example:\n  ccci-deploy new --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --install-ref 0.1.0+1.0 --pr 12"
+    )]
     New(Box<NewArgs>),
     /// Pull images and deploy the app (at its ref, or --ref); --wait also waits
+    #[command(after_help = "Example:\n  ccci-deploy deploy --wait 20261130T020000Z-ab12cd")]
     Deploy(DeployArgs),
     /// Wait until the last deploy converged and is healthy, or failed
+    #[command(
+        after_help = "Example:\n  ccci-deploy wait --since-now --timeout 600 20261130T020000Z-ab12cd"
+    )]
     Wait(WaitArgs),
     /// Redeploy another ref over the same app and volumes and prove it runs
+    #[command(
+        after_help = "Example:\n  ccci-deploy upgrade 20261130T020000Z-ab12cd --ref 0.2.0+1.1"
+    )]
     Upgrade(UpgradeArgs),
     /// Remove everything the run created and verify nothing is left (a run
     /// that retains its data keeps its volumes and secrets unless --release)
+    #[command(
+        after_help = "Examples:\n  ccci-deploy teardown 20261130T020000Z-ab12cd\n  ccci-deploy teardown --keep-volumes 20261130T020000Z-ab12cd   # a green run for ccci-promote"
+    )]
     Teardown(TeardownArgs),
     /// Tear down the leftovers of runs that are no longer alive
+    #[command(
+        after_help = "Examples:\n  ccci-deploy reap --dry-run\n  ccci-deploy reap --grace 900      # what the reaper timer runs"
+    )]
     Reap(ReapArgs),
     /// Show the app and the state of its services
+    #[command(after_help = "Example:\n  ccci-deploy status 20261130T020000Z-ab12cd")]
     Status(RunArg),
     /// Run a command in the running container of one of the app's services
     /// (exits with the command's status)
+    #[command(
+        after_help = "Example:\n  ccci-deploy exec 20261130T020000Z-ab12cd db sh -c 'ls /var/lib/db'"
+    )]
     Exec(ExecArgs),
     /// Probe the app once, as the health check does (the health settings, with
     /// flags on top): 0 answered as expected, 1 not
+    #[command(
+        after_help = "Example:\n  ccci-deploy probe 20261130T020000Z-ab12cd --health-path / --health-codes 200,301"
+    )]
     Probe(ProbeArgs),
     /// Does the app's service run this commit (and release tag)? 0 yes, 1 no:
     /// its version label is the tag, or its chaos-version label the commit
+    #[command(
+        after_help = "Example:\n  ccci-deploy runs 20261130T020000Z-ab12cd --sha 3f2a9c1 --tag 0.2.0+1.1"
+    )]
     Runs(RunsArgs),
 }
 

@@ -24,7 +24,10 @@ const DEPRECATED: [&str; 2] = ["functional", "playwright"];
     long_about = "List enrolled recipes and build a run's test plan.\n\n\
 Tests come from <recipes>/_generic/<tier>/ (every recipe), <recipes>/<recipe>/<tier>/ (overlays, \
 run in addition), <recipes>/<recipe>/custom/ (functional tests) and, for approved recipes only, the \
-recipe repository's own .ccci/<tier>/. Exit codes: 0 ok, 2 bad input, 75 repository unreachable."
+recipe repository's own .ccci/<tier>/. Exit codes: 0 ok, 2 bad input, 75 repository unreachable.",
+    after_help = "Examples:\n  \
+ccci-discover list --long\n  \
+ccci-discover plan --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --json"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -44,7 +47,10 @@ pub fn command() -> clap::Command {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// List enrolled recipes (with --all, every recipe that has a folder)
+    #[command(after_help = "Example:\n  ccci-discover list --all")]
     List {
+        /// Every recipe that has a folder, enrolled or not, with its enrolled and
+        /// approved flags
         #[arg(long)]
         all: bool,
         /// One line per recipe: name, repo, upstream and Gitea repo, tab-separated
@@ -53,11 +59,15 @@ enum Cmd {
         long: bool,
     },
     /// Build the test plan for one recipe at one ref
+    #[command(
+        after_help = "Example:\n  ccci-discover plan --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --out /tmp/plan"
+    )]
     Plan(PlanArgs),
 }
 
 #[derive(Args, Debug)]
 struct PlanArgs {
+    /// Recipe name (its settings are <recipes>/<recipe>/recipe.json)
     #[arg(long)]
     recipe: String,
     /// Recipe repository: a local path or a git URL

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
     long_about = "ccci's static checks of a recipe: the compose files parse and interpolate with the \
 sample env, every service has a healthcheck, images are pinned, the version label matches the \
 release tag, secrets used and declared agree, backup-bot labels are well formed.\n\n\
-Exit codes: 0 no errors (warnings allowed), 1 errors, 2 bad input, 75 Docker unreachable."
+Exit codes: 0 no errors (warnings allowed), 1 errors, 2 bad input, 75 Docker unreachable.",
+    after_help = "Examples:\n  \
+ccci-lint ./custom-html                    # the files in a recipe checkout\n  \
+ccci-lint /srv/mirrors/demo.git --ref 0.2.0+1.1 --tag 0.2.0+1.1 --json"
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -26,7 +26,10 @@ first promote makes the run's app the canonical app; later ones advance that app
 release is redeployed on its retained volumes and must come up healthy, else the canonical stays \
 as it was. The run's own kept data is released either way.\n\n\
 Exit codes: 0 promoted, 1 refused (why on stdout), 2 bad input (also a corrupt canonical file), \
-75 busy or Docker unreachable."
+75 busy or Docker unreachable.",
+    after_help = "Example:\n  \
+ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --trigger sweep --keep-volumes --run-id 20261130T020000Z-ab12cd\n  \
+ccci-promote 20261130T020000Z-ab12cd"
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -43,15 +43,24 @@ pub fn command() -> clap::Command {
 pub enum Command {
     /// Write the web pages: one run's page, its recipe's page and badge and the
     /// index (--run), or everything
+    #[command(
+        after_help = "Examples:\n  ccci-report pages                 # everything\n  ccci-report pages --run 20261130T020000Z-ab12cd"
+    )]
     Pages(web::PagesArgs),
     /// A run has started: a comment on its pull request, a pending commit
     /// status, and its pages
+    #[command(
+        after_help = "Example:\n  ccci-report start 20261130T020000Z-ab12cd --token-file /etc/ccci/gitea-token"
+    )]
     Start(pr::RunArgs),
     /// A run has ended: its comment edited into the verdict, the final status
+    #[command(after_help = "Example:\n  ccci-report finish 20261130T020000Z-ab12cd")]
     Finish(pr::RunArgs),
     /// Send the run's newest report again (by hand)
+    #[command(after_help = "Example:\n  ccci-report resend 20261130T020000Z-ab12cd")]
     Resend(pr::RunArgs),
     /// Send every report still pending (Gitea was down)
+    #[command(after_help = "Example:\n  ccci-report deliver")]
     Deliver(pr::DeliverArgs),
 }
 

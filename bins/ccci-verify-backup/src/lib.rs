@@ -43,7 +43,10 @@ Steps: plan, seed, backup, disturb, restore, check; `roundtrip` runs them all. S
 <run>/backup/. A volume its service writes while running needs a marker hook or a dump and \
 restore hook pair: otherwise its restore is NOT PROVABLE (red). Exit codes: 0 every marker came \
 back, 1 red (marker missing, not provable, hook failed), 2 bad input (no backup labels, \
-unreadable repository, wrong password), 75 temporary trouble."
+unreadable repository, wrong password), 75 temporary trouble.",
+    after_help = "Examples:\n  \
+ccci-verify-backup plan 20261130T020000Z-ab12cd\n  \
+ccci-verify-backup roundtrip 20261130T020000Z-ab12cd --marker-hook db=recipes/demo/hooks/backup-marker"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -60,20 +63,34 @@ pub fn command() -> clap::Command {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Show what would be backed up: services, volumes, paths, hooks
+    #[command(after_help = "Example:\n  ccci-verify-backup plan 20261130T020000Z-ab12cd")]
     Plan(Target),
     /// Exit 0 when some service has backupbot.backup=true, 1 when none does
+    #[command(after_help = "Example:\n  ccci-verify-backup labelled 20261130T020000Z-ab12cd")]
     Labelled(Target),
     /// Prepare the repository and seed markers
+    #[command(
+        after_help = "Example:\n  ccci-verify-backup seed 20261130T020000Z-ab12cd --marker-hook db=recipes/demo/hooks/backup-marker"
+    )]
     Seed(SeedArgs),
     /// Run pre-hooks, take the restic snapshot, run post-hooks, check its contents
+    #[command(after_help = "Example:\n  ccci-verify-backup backup 20261130T020000Z-ab12cd")]
     Backup(Target),
     /// Remove the markers (the data loss a restore must undo)
+    #[command(after_help = "Example:\n  ccci-verify-backup disturb 20261130T020000Z-ab12cd")]
     Disturb(Target),
     /// Restore the snapshot in place, run restore hooks, wait until healthy
+    #[command(
+        after_help = "Example:\n  ccci-verify-backup restore --timeout 300 20261130T020000Z-ab12cd"
+    )]
     Restore(RestoreArgs),
     /// Check every marker is back and report per service and volume
+    #[command(after_help = "Example:\n  ccci-verify-backup check --json 20261130T020000Z-ab12cd")]
     Check(Target),
     /// All of the above in order
+    #[command(
+        after_help = "Examples:\n  ccci-verify-backup roundtrip 20261130T020000Z-ab12cd --marker-hook db=recipes/demo/hooks/backup-marker\n  ccci-verify-backup roundtrip --existing 20261130T020000Z-ab12cd   # from the snapshot `backup` took"
+    )]
     Roundtrip(RoundtripArgs),
 }
 
@@ -114,6 +131,7 @@ struct RepoArgs {
 
 #[derive(Args, Debug)]
 struct SeedArgs {
+    /// Run id or run directory
     run: String,
     #[command(flatten)]
     repo: RepoArgs,
@@ -121,6 +139,7 @@ struct SeedArgs {
 
 #[derive(Args, Debug)]
 struct RestoreArgs {
+    /// Run id or run directory
     run: String,
     /// Health timeout after the restore, seconds
     #[arg(long)]
@@ -129,6 +148,7 @@ struct RestoreArgs {
 
 #[derive(Args, Debug)]
 struct RoundtripArgs {
+    /// Run id or run directory
     run: String,
     #[command(flatten)]
     repo: RepoArgs,

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ccci_core::cli::main(ccci_gen_docs::run)
+}
