@@ -2,7 +2,7 @@
 # The test rig: make this machine able to run ccci and its tests, idempotently.
 #
 # - installs what is missing from Debian's packages (Docker Engine, restic, the
-#   registry, static busybox, shellcheck, git, curl);
+#   registry, static busybox, shellcheck, git, curl, systemd, nix-bin, util-linux);
 # - starts dockerd if it is not running, and puts the engine in swarm mode;
 # - starts an image registry on 127.0.0.1:5000;
 # - builds the fixture images from static busybox with `docker import` (no public
@@ -28,7 +28,10 @@ need_root() {
 
 install_packages() {
     local missing=() pkg
-    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl systemd; do
+    # nix-bin: scripts/check-nix.sh evaluates the NixOS module with it (no daemon,
+    # no nixpkgs); util-linux: unshare and setpriv for the NixOS-unit sandbox of
+    # bins/ccci-run/tests/nixos_path.rs.
+    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl systemd nix-bin util-linux; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$pkg")
     done

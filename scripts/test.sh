@@ -22,6 +22,9 @@ shellcheck scripts/*.sh .ci/run
 step "systemd units"
 scripts/check-units.sh
 
+step "nix module"
+scripts/check-nix.sh
+
 step "cargo test"
 # Tools call their siblings (ccci-verify-backup asks ccci-deploy to wait), so
 # every binary is built fresh before any test runs.

@@ -368,10 +368,14 @@ fn a_sweep_run_sets_a_status_on_the_tags_commit_when_the_recipe_names_its_reposi
     let run = fixtures::write_finished(&w.state, &r, &[], |_| String::new());
     // The recipe's settings, as the plan recorded them, name its repository.
     let p = run.file("plan.json");
-    let mut plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     plan["settings"]["gitea_repo"] = json!("coop/demo");
     std::fs::write(&p, plan.to_string()).unwrap();
     w.report(&["finish", &id]).assert_code(0);
-    assert!(w.comments().is_empty(), "a sweep run has no pull request to comment on");
+    assert!(
+        w.comments().is_empty(),
+        "a sweep run has no pull request to comment on"
+    );
     assert_eq!(w.states(), ["success ccci/lifecycle"]);
 }
