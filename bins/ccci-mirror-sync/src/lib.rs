@@ -171,15 +171,19 @@ pub fn run(cli: Cli) -> Result<i32> {
         ));
     }
     let repo: Option<RepoRef> = cli.repo.as_deref().map(str::parse).transpose()?;
-    // --gitea may come from the environment for every mirror of a host, so it
-    // alone never makes --no-pulls a contradiction.
+    let cfg = cli.global.ctx()?.cfg;
+    // --gitea may come from the environment or the config's gitea_url for
+    // every mirror of a host, so it alone never makes --no-pulls a
+    // contradiction.
     let gitea_url = cli
         .gitea
         .as_deref()
+        .filter(|u| !u.is_empty())
+        .or(cfg.gitea_url.as_deref())
         .filter(|u| !u.is_empty() && !cli.no_pulls);
     if !cli.no_pulls && (repo.is_none() || gitea_url.is_none()) {
         return Err(exit::usage(
-            "give --gitea URL (or $CCCI_GITEA_URL) and --repo OWNER/NAME for the mirror's pull requests, or --no-pulls",
+            "give --gitea URL (or $CCCI_GITEA_URL, or gitea_url in the config) and --repo OWNER/NAME for the mirror's pull requests, or --no-pulls",
         ));
     }
     let name = match (&cli.name, &repo) {
@@ -205,7 +209,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         _ => None,
     };
-    let cfg = cli.global.ctx()?.cfg;
     let state = cfg.ensure_state_dir()?;
     let dir = state.join("mirrors");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -714,6 +714,29 @@ fn gitea_from_the_environment_and_no_pulls_beside_it() {
     r.assert_code(0);
     assert_eq!(r.json()["pulls"]["checked"], false);
     assert_eq!(w.mirror_main(), w.up_main());
+    // The config's gitea_url serves every mirror of a host (the units of a
+    // plain host cannot set the environment).
+    w.up_commit("z.txt", "z\n", "z");
+    let mut args = w.args();
+    let i = args.iter().position(|a| a == "--gitea").unwrap();
+    args.drain(i..i + 2);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cfg = w.state.parent().unwrap().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!("{{\"gitea_url\": \"{}\"}}", w.fake.root_url()),
+    )
+    .unwrap();
+    let r = run(
+        &bin(),
+        &a,
+        &[
+            ("CCCI_GITEA_URL", ""),
+            ("CCCI_CONFIG", cfg.to_str().unwrap()),
+        ],
+    );
+    r.assert_code(0);
+    assert_eq!(r.json()["pulls"]["checked"], true);
     // --repo without any Gitea is bad input.
     let mut args = w.args();
     let i = args.iter().position(|a| a == "--gitea").unwrap();

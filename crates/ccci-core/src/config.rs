@@ -139,11 +139,16 @@ impl Config {
         if let Ok(v) = std::env::var("CCCI_PROBE_IMAGE") {
             cfg.probe_image = v;
         }
-        if let Ok(v) = std::env::var("CCCI_GITEA_URL") {
-            cfg.gitea_url = Some(v).filter(|v| !v.is_empty());
+        // Set but empty means unset (a unit's `Environment=` cannot unset).
+        if let Ok(v) = std::env::var("CCCI_GITEA_URL")
+            && !v.is_empty()
+        {
+            cfg.gitea_url = Some(v);
         }
-        if let Ok(v) = std::env::var("CCCI_PUBLIC_URL") {
-            cfg.public_url = Some(v).filter(|v| !v.is_empty());
+        if let Ok(v) = std::env::var("CCCI_PUBLIC_URL")
+            && !v.is_empty()
+        {
+            cfg.public_url = Some(v);
         }
         if let Some(v) = std::env::var_os("CCCI_RECIPES_DIR") {
             cfg.recipes_dir = PathBuf::from(v);
