@@ -60,7 +60,18 @@ pub fn consider(
     }
     let pull = b.gitea.pull(repo, c.pr);
     (b.tick)();
-    let pull = pull?;
+    let pull = match pull {
+        Ok(p) => p,
+        // Deleted since (or never visible to the bot): nothing to run.
+        Err(e) if ccci_core::gitea::http_status(&e) == Some(404) => {
+            return Ok(Some(decided(
+                "not-open",
+                None,
+                "no such pull request".into(),
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     if pull.state != "open" || pull.merged {
         let st = if pull.merged { "merged" } else { &pull.state };
         return Ok(Some(decided(

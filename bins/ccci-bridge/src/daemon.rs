@@ -89,6 +89,8 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
             }
             let c = poll::cycle(&mut b, &repos)?;
             health.update(&c);
+            // Only Gitea's own trouble slows polling down; a repository that
+            // cannot be polled as configured is logged, not waited for.
             failures = if c.trouble.is_empty() {
                 0
             } else {
@@ -106,9 +108,14 @@ pub fn serve(mut b: Bridge, stop: &AtomicBool) -> Result<i32> {
             next_poll = Instant::now() + backoff(interval, max_backoff, failures);
             reporter.deliver(&sd);
         }
-        let step = {
-            let _l = b.lock()?;
-            disp.step(&b.cfg)?
+        // A hand-run poll may hold the lock a while: wait for it next time
+        // round instead of stopping.
+        let step = match b.lock() {
+            Ok(_l) => disp.step(&b.cfg)?,
+            Err(e) => {
+                log::warn(&format!("dispatch waits: {}", exit::one_line(&e)));
+                crate::dispatch::Step::default()
+            }
         };
         for (id, _) in &step.finished {
             reporter.finished(&sd, id);
@@ -234,8 +241,14 @@ impl Health {
         for (repo, msg) in &c.trouble {
             self.set(repo, Some(msg.clone()));
         }
+        for (repo, msg) in &c.broken {
+            self.set(repo, Some(format!("{CONFIG}{msg}")));
+        }
         for repo in known {
-            if !c.trouble.contains_key(&repo) && !repo.starts_with("org ") {
+            if !c.trouble.contains_key(&repo)
+                && !c.broken.contains_key(&repo)
+                && !repo.starts_with("org ")
+            {
                 self.set(&repo, None);
             }
         }
@@ -249,11 +262,15 @@ impl Health {
             .cloned()
             .flatten()
             .map(|m| class_of(&m));
+        let said = trouble.as_deref().unwrap_or_default();
         match (&before, &class) {
-            (None, Some(_)) => log::warn(&format!(
-                "{what}: Gitea is in trouble, backing off: {}",
-                trouble.as_deref().unwrap_or_default()
+            (None, Some(_)) if said.starts_with(CONFIG) => log::error(&format!(
+                "{what}: cannot be polled as configured: {}",
+                &said[CONFIG.len()..]
             )),
+            (None, Some(_)) => {
+                log::warn(&format!("{what}: Gitea is in trouble, backing off: {said}"))
+            }
             (Some(a), Some(b)) if a != b => log::warn(&format!(
                 "{what}: Gitea trouble changed: {}",
                 trouble.as_deref().unwrap_or_default()
@@ -271,6 +288,9 @@ impl Health {
         }
     }
 }
+
+/// Marks a repository's problem as one of configuration, not of Gitea.
+const CONFIG: &str = "config: ";
 
 /// What kind of trouble a message describes, without the parts that change
 /// from request to request.

@@ -37,6 +37,20 @@ impl Dispatcher {
         let sd = &cfg.state_dir;
         let mut out = Step::default();
         let mut entries = queue::load_all(sd)?;
+        // Our own children first, whatever their entries say: their real exit
+        // code is the one to keep.
+        let ours: Vec<String> = self.children.keys().cloned().collect();
+        for id in ours {
+            let Some(e) = entries.iter_mut().find(|e| e.run_id == id) else {
+                continue;
+            };
+            if e.state != QueueState::Started
+                && let Some(code) = self.ended(cfg, e)
+            {
+                e.exit_code = Some(code);
+                queue::save(sd, e)?;
+            }
+        }
         for e in entries
             .iter_mut()
             .filter(|e| e.state == QueueState::Started)
@@ -108,9 +122,16 @@ impl Dispatcher {
                 Err(_) => None,
             };
         }
+        // Not ours: another process launched it (a hand-run `poll --once
+        // --dispatch`, or this daemon before a restart). Its runner takes the
+        // run lock only after its preflight and slot wait, so the launcher's
+        // own record (the pid, the unit) decides too.
         let alive = match cfg.bridge.launcher {
             Launcher::Systemd => unit_active(&e.run_id),
-            Launcher::Direct => run_lock_held(&cfg.state_dir, &e.run_id),
+            Launcher::Direct => {
+                run_lock_held(&cfg.state_dir, &e.run_id)
+                    || pid_alive(e.launched.as_deref(), &e.run_id)
+            }
         };
         if alive {
             return None;
@@ -242,6 +263,24 @@ fn unit_active(run_id: &str) -> bool {
         .args(["is-active", "--quiet", &unit])
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Is the process `launched` names (`direct pid N`) still this run's runner?
+fn pid_alive(launched: Option<&str>, run_id: &str) -> bool {
+    let Some(pid) = launched
+        .and_then(|l| l.strip_prefix("direct pid "))
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    // A recycled pid is some other program: its command line (which holds
+    // `--run-id <id>`) says so.
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains(run_id))
+        .unwrap_or(false)
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|st| !st.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+            .unwrap_or(false)
 }
 
 fn run_lock_held(state_dir: &Path, run_id: &str) -> bool {

@@ -73,7 +73,15 @@ impl Ledger {
     pub fn load_or_start(state_dir: &Path, repo: &RepoRef, now: &str) -> Result<(Ledger, bool)> {
         let p = path(state_dir, repo);
         match state::read_json_opt::<Ledger>(&p) {
-            Ok(Some(l)) if l.schema == SCHEMA => Ok((l, false)),
+            Ok(Some(l)) if l.schema == SCHEMA => {
+                l.check(now).map_err(|why| {
+                    exit::usage(format!(
+                        "the bridge ledger {} is corrupt ({why}); fix or restore it by hand, it is never reset",
+                        p.display()
+                    ))
+                })?;
+                Ok((l, false))
+            }
             Ok(Some(l)) => Err(exit::usage(format!(
                 "{} has schema {}, this bridge reads {SCHEMA}; refusing to reset it (it would replay every comment)",
                 p.display(),
@@ -95,6 +103,23 @@ impl Ledger {
                 exit::one_line(&e)
             ))),
         }
+    }
+
+    /// Times that do not parse, or a cursor in the future, would make the
+    /// bridge ignore every comment without a word.
+    fn check(&self, now: &str) -> std::result::Result<(), String> {
+        let t = |k: &str, v: &str| {
+            ccci_core::ids::parse_rfc3339(v)
+                .ok_or_else(|| format!("{k} {v:?} is not an RFC 3339 time"))
+        };
+        let since = t("watching_since", &self.watching_since)?;
+        let cursor = t("cursor", &self.cursor)?;
+        let now = ccci_core::ids::parse_rfc3339(now).unwrap_or(i64::MAX);
+        // A day of clock skew between Gitea and this host is allowed for.
+        if since > now + 86_400 || cursor > now + 86_400 {
+            return Err("watching_since or cursor is in the future".into());
+        }
+        Ok(())
     }
 
     pub fn save(&self, state_dir: &Path, repo: &RepoRef) -> Result<()> {
@@ -132,6 +157,15 @@ mod tests {
         let (again, fresh) = Ledger::load_or_start(&d, &r, "2027-01-01T00:00:00Z").unwrap();
         assert!(!fresh);
         assert_eq!(again, l);
+        let mut bad = again.clone();
+        bad.cursor = "yesterday".into();
+        bad.save(&d, &r).unwrap();
+        let e = Ledger::load_or_start(&d, &r, "2027-01-01T00:00:00Z").unwrap_err();
+        assert!(format!("{e:#}").contains("cursor \"yesterday\""), "{e:#}");
+        bad.cursor = "2099-01-01T00:00:00Z".into();
+        bad.save(&d, &r).unwrap();
+        let e = Ledger::load_or_start(&d, &r, "2027-01-01T00:00:00Z").unwrap_err();
+        assert!(format!("{e:#}").contains("in the future"), "{e:#}");
         std::fs::write(path(&d, &r), "{\"schema\":1,").unwrap();
         let e = Ledger::load_or_start(&d, &r, "x").unwrap_err();
         assert_eq!(exit::code_of(&e), exit::USAGE);

@@ -132,10 +132,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                 let _l = b.lock()?;
                 finished.extend(d.step(&b.cfg)?.finished);
             }
-            let code = if c.trouble.is_empty() {
-                0
-            } else {
+            let code = if !c.broken.is_empty() {
+                exit::USAGE
+            } else if !c.trouble.is_empty() {
                 exit::TEMPFAIL
+            } else {
+                0
             };
             if json {
                 let v = json!({
@@ -143,6 +145,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                     "requests": c.requests,
                     "queued": c.queued,
                     "trouble": c.trouble,
+                    "broken": c.broken,
                     "started": started,
                     "finished": finished.iter().map(|(r, c)| json!({"run_id": r, "exit_code": c})).collect::<Vec<_>>(),
                 });
@@ -161,14 +164,17 @@ pub fn run(cli: Cli) -> Result<i32> {
                 for (r, m) in &c.trouble {
                     println!("trouble: {r}: {m}");
                 }
+                for (r, m) in &c.broken {
+                    println!("cannot be polled as configured: {r}: {m}");
+                }
                 for (r, code) in &finished {
                     println!("run {r} ended with exit {code}");
                 }
             }
-            if !c.trouble.is_empty() {
+            if !c.trouble.is_empty() || !c.broken.is_empty() {
                 log::warn(&format!(
                     "{} repositories could not be polled",
-                    c.trouble.len()
+                    c.trouble.len() + c.broken.len()
                 ));
             }
             Ok(code)

@@ -12,6 +12,7 @@ use crate::webhook::{self, Event};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
@@ -19,6 +20,10 @@ use std::time::Duration;
 /// payload is a few kilobytes).
 const MAX_BODY: usize = 1 << 20;
 const MAX_HEAD: usize = 16 << 10;
+/// Connections served at once; Gitea delivers one at a time.
+const MAX_CONNECTIONS: usize = 64;
+/// A whole request must arrive within this, however slowly it trickles.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 pub struct Listener {
     pub addr: std::net::SocketAddr,
@@ -35,11 +40,20 @@ pub fn start(
         .map_err(|e| ccci_core::exit::usage(format!("cannot listen on {addr}: {e}")))?;
     let bound = l.local_addr()?;
     let secret = std::sync::Arc::new(secret);
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let (secret, www, tx) = (secret.clone(), www.clone(), tx.clone());
+        for mut conn in l.incoming().flatten() {
+            // A flood of slow clients gets a quick 503, not a thread each.
+            if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+                let _ = respond(&mut conn, 503, "text/plain", b"busy\n");
+                continue;
+            }
+            open.fetch_add(1, Ordering::SeqCst);
+            let (secret, www, tx, open) = (secret.clone(), www.clone(), tx.clone(), open.clone());
             std::thread::spawn(move || {
                 let _ = handle(conn, &secret, &www, &tx);
+                open.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
@@ -94,6 +108,10 @@ fn handle(mut s: TcpStream, secret: &[u8], www: &Path, tx: &Sender<Event>) -> st
                 Err(webhook::Refusal::Unsigned(_)) => respond(&mut s, 401, "text/plain", b""),
             }
         }
+        // `/runs/<id>` names a folder: its page's relative links need the slash.
+        "GET" | "HEAD" if !req.path.ends_with('/') && is_dir(www, &req.path) => {
+            redirect(&mut s, &format!("{}/", req.path))
+        }
         "GET" | "HEAD" => match static_file(www, &req.path) {
             Some((p, ctype)) => match std::fs::read(&p) {
                 Ok(bytes) => {
@@ -113,6 +131,8 @@ fn handle(mut s: TcpStream, secret: &[u8], www: &Path, tx: &Sender<Event>) -> st
 }
 
 fn read_request(s: &mut TcpStream) -> Result<Request, u16> {
+    let started = std::time::Instant::now();
+    let late = || started.elapsed() > REQUEST_DEADLINE;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -121,6 +141,9 @@ fn read_request(s: &mut TcpStream) -> Result<Request, u16> {
         }
         if buf.len() > MAX_HEAD {
             return Err(431);
+        }
+        if late() {
+            return Err(408);
         }
         let n = s.read(&mut chunk).map_err(|_| 408u16)?;
         if n == 0 {
@@ -153,6 +176,9 @@ fn read_request(s: &mut TcpStream) -> Result<Request, u16> {
     }
     let mut body = buf[head_end..].to_vec();
     while body.len() < len {
+        if late() {
+            return Err(408);
+        }
         let n = s.read(&mut chunk).map_err(|_| 408u16)?;
         if n == 0 {
             return Err(400);
@@ -167,6 +193,19 @@ fn read_request(s: &mut TcpStream) -> Result<Request, u16> {
         headers,
         body,
     })
+}
+
+fn is_dir(www: &Path, url_path: &str) -> bool {
+    static_file(www, url_path).is_some()
+        && percent_decode(url_path).is_some_and(|d| www.join(d.trim_start_matches('/')).is_dir())
+}
+
+fn redirect(s: &mut TcpStream, to: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes())?;
+    s.flush()
 }
 
 fn respond(s: &mut TcpStream, code: u16, ctype: &str, body: &[u8]) -> std::io::Result<()> {

@@ -20,8 +20,13 @@ pub struct Cycle {
     pub repos: usize,
     pub requests: usize,
     pub queued: Vec<String>,
-    /// Repositories Gitea could not answer for, with the one-line reason.
+    /// Repositories Gitea could not answer for (75: down, 5xx, 429,
+    /// garbage), with the one-line reason: the next cycle waits longer.
     pub trouble: BTreeMap<String, String>,
+    /// Repositories that cannot be polled as configured (a 404, a 403 on
+    /// the permission check, a lock held too long): waiting longer does not
+    /// help, and they must not slow the others down.
+    pub broken: BTreeMap<String, String>,
 }
 
 /// Poll every repository once. A repository in trouble (Gitea down, 5xx,
@@ -34,12 +39,15 @@ pub fn cycle(b: &mut Bridge, repos: &[RepoRef]) -> Result<Cycle> {
         ..Cycle::default()
     };
     for repo in repos {
-        let _lock = b.lock()?;
-        match poll_repo(b, repo, &mut out) {
+        let polled = b.lock().and_then(|_lock| poll_repo(b, repo, &mut out));
+        match polled {
             Ok(()) => {}
             Err(e) if fatal(&e) => return Err(e),
-            Err(e) => {
+            Err(e) if exit::code_of(&e) == exit::TEMPFAIL => {
                 out.trouble.insert(repo.to_string(), exit::one_line(&e));
+            }
+            Err(e) => {
+                out.broken.insert(repo.to_string(), exit::one_line(&e));
             }
         }
         (b.tick)();
@@ -133,11 +141,14 @@ fn poll_repo(b: &mut Bridge, repo: &RepoRef, out: &mut Cycle) -> Result<()> {
 }
 
 /// The repositories to watch: the configured ones, plus every repository of
-/// the configured organisations (listed by the caller at its own pace).
+/// the configured organisations (listed by the caller at its own pace). A
+/// configured repository that holds no recipe is exit 2 at start, not a
+/// surprise when someone first comments.
 pub fn configured(b: &Bridge) -> Result<Vec<RepoRef>> {
     let mut out: Vec<RepoRef> = vec![];
     for r in &b.cfg.bridge.repos {
         let r: RepoRef = r.parse()?;
+        crate::context::recipe_for(&b.cfg.recipes_dir, &r)?;
         if !out.contains(&r) {
             out.push(r);
         }
@@ -154,9 +165,12 @@ pub fn org_repos(b: &mut Bridge, org: &str) -> Result<Vec<RepoRef>> {
         let got = got?;
         let n = got.items.len();
         for r in &got.items {
-            if !r.archived
-                && let Ok(rr) = r.full_name.parse::<RepoRef>()
-            {
+            let Ok(rr) = r.full_name.parse::<RepoRef>() else {
+                continue;
+            };
+            // An organisation holds more than recipes (docs, tools): only
+            // repositories that hold one are watched.
+            if !r.archived && crate::context::recipe_for(&b.cfg.recipes_dir, &rr).is_ok() {
                 out.push(rr);
             }
         }

@@ -22,22 +22,33 @@ pub const WORD: &str = "!testme";
 
 /// Does `body` ask for a run, and how?
 pub fn parse(body: &str) -> Option<Ask> {
-    let mut fence: Option<&str> = None;
+    // The open code fence (its character and length) or HTML comment: what
+    // Markdown shows as code, or not at all, never triggers.
+    let mut fence: Option<(char, usize)> = None;
+    let mut comment = false;
     for line in body.lines() {
         let indent = line.len() - line.trim_start_matches(' ').len();
         let text = line.trim_start_matches(' ');
-        if indent <= 3 {
-            for marker in ["```", "~~~"] {
-                if text.starts_with(marker) {
-                    fence = match fence {
-                        None => Some(marker),
-                        Some(m) if m == marker => None,
-                        open => open,
-                    };
-                }
-            }
+        if comment {
+            comment = !line.contains("-->");
+            continue;
         }
-        if fence.is_some() || indent > 3 || text.starts_with('\t') {
+        if let Some((c, n)) = fence {
+            let run = text.chars().take_while(|x| *x == c).count();
+            if indent <= 3 && run >= n && text[run * c.len_utf8()..].trim().is_empty() {
+                fence = None;
+            }
+            continue;
+        }
+        if indent > 3 || text.starts_with('\t') {
+            continue;
+        }
+        if let Some(f) = opening_fence(text) {
+            fence = Some(f);
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("<!--") {
+            comment = !rest.contains("-->");
             continue;
         }
         let Some(head) = text.get(..WORD.len()) else {
@@ -64,6 +75,15 @@ pub fn parse(body: &str) -> Option<Ask> {
         return Some(ask);
     }
     None
+}
+
+/// A line opening a fenced code block (CommonMark): three or more backticks
+/// or tildes; a backtick fence's info string holds no backtick.
+fn opening_fence(text: &str) -> Option<(char, usize)> {
+    let c = text.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let n = text.chars().take_while(|x| *x == c).count();
+    let info = &text[n..];
+    (n >= 3 && !(c == '`' && info.contains('`'))).then_some((c, n))
 }
 
 #[cfg(test)]
@@ -109,6 +129,20 @@ mod tests {
         ] {
             assert_eq!(parse(b), None, "{b:?} must not trigger");
         }
+    }
+
+    #[test]
+    fn fences_and_comments_follow_markdown() {
+        // A longer fence is closed only by one at least as long.
+        assert_eq!(parse("````\n```\n!testme\n````"), None);
+        // A line with an info string does not close a fence.
+        assert_eq!(parse("```\n```sh\n!testme\n```"), None);
+        // Hidden in an HTML comment.
+        assert_eq!(parse("<!--\n!testme\n-->"), None);
+        assert!(parse("<!-- note -->\n!testme").is_some());
+        assert!(parse("<!--\nhidden\n-->\n!testme").is_some());
+        // Backticks inline are no fence.
+        assert!(parse("``` inline ` tick\n!testme").is_some());
     }
 
     #[test]

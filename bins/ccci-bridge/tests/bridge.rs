@@ -780,3 +780,100 @@ fn bad_configuration_is_one_line_exit_2() {
     // poll without --once is a usage error.
     w.bridge(&["poll"]).assert_code(2);
 }
+
+/// A stand-in `ccci-run` that takes its time and takes no run lock at first,
+/// as the real one does before its preflight and slot wait.
+fn slow_runner(w: &World, secs: u32, code: i32) -> String {
+    let dir = w.dir.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("ccci-run");
+    std::fs::write(&script, format!("#!/bin/sh\nsleep {secs}\nexit {code}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.display().to_string()
+}
+
+#[test]
+fn a_second_dispatcher_leaves_a_run_it_did_not_start_alone() {
+    let w = World::new("bridge-two-dispatchers");
+    let runner = slow_runner(&w, 3, 0);
+    first_poll(&w);
+    w.comment("writer", "!testme");
+    let env = w.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CCCI_RUN", &runner));
+    let (a, b) = std::thread::scope(|s| {
+        let first = s
+            .spawn(|| ccci_testkit::run(&bin(), &["poll", "--once", "--dispatch", "--json"], &env));
+        std::thread::sleep(Duration::from_millis(1000));
+        let second = ccci_testkit::run(&bin(), &["poll", "--once", "--dispatch", "--json"], &env);
+        (first.join().unwrap(), second)
+    });
+    a.assert_code(0);
+    b.assert_code(0);
+    let q = w.queue();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].state, QueueState::Finished);
+    assert_eq!(
+        q[0].exit_code,
+        Some(0),
+        "the run's real exit was lost: {q:?}\n{}\n{}",
+        a.stdout,
+        b.stdout
+    );
+}
+
+#[test]
+fn a_repository_that_cannot_be_polled_does_not_slow_the_others() {
+    let w = World::new("bridge-broken-repo");
+    // A second repository the bot may not read permissions on.
+    w.fake.add_repo(OWNER, "custom-html").unwrap();
+    w.fake
+        .add_collaborator(OWNER, "custom-html", BOT, Perm::Write)
+        .unwrap();
+    w.fake
+        .add_collaborator(OWNER, "custom-html", "writer", Perm::Write)
+        .unwrap();
+    let other = w
+        .fake
+        .open_pull(
+            OWNER,
+            "custom-html",
+            PullSpec {
+                title: "t".into(),
+                poster: "writer".into(),
+                head_branch: "b".into(),
+                head_sha: sha(5),
+                base_branch: "main".into(),
+                base_sha: sha(6),
+                ..PullSpec::default()
+            },
+        )
+        .unwrap();
+    w.configure(json!({"repos": [format!("{OWNER}/custom-html"), format!("{OWNER}/{REPO}")]}));
+    first_poll(&w);
+    w.fake
+        .add_comment(OWNER, "custom-html", other, "writer", "!testme")
+        .unwrap();
+    w.comment("writer", "!testme");
+    let r = w.poll();
+    r.assert_code(2);
+    let v = r.json();
+    assert!(
+        v["broken"][format!("{OWNER}/custom-html")]
+            .as_str()
+            .unwrap()
+            .contains("403"),
+        "{v}"
+    );
+    assert_eq!(v["trouble"], json!({}));
+    // The other repository's run is queued all the same.
+    assert_eq!(w.queue().len(), 1);
+    assert_eq!(w.queue()[0].gitea_repo.as_deref(), Some("coop/demo"));
+    // A configured repository that holds no recipe is refused at start.
+    w.configure(json!({"repos": ["coop/Not_A_Recipe"]}));
+    let r = w.poll();
+    r.assert_code(2);
+    ccci_testkit::assert_one_line_error(&r, "ccci-bridge");
+    assert!(r.stderr.contains("not a recipe name"), "{}", r.stderr);
+}

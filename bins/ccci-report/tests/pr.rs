@@ -14,6 +14,8 @@ use serde_json::json;
 use std::path::PathBuf;
 
 const SECRET: &str = "Zq8-planted-secret-value-41f";
+/// The bot's own Gitea token: the host's secret, masked like the run's.
+const TOKEN: &str = "gitea-token-5f1e9a77c2";
 
 struct World {
     fake: FakeGitea,
@@ -27,7 +29,7 @@ impl World {
     fn new(name: &str) -> World {
         let fake = FakeGitea::start().unwrap();
         fake.add_repo("coop", "demo").unwrap();
-        fake.add_token("ccci-bot", "tok", None);
+        fake.add_token("ccci-bot", TOKEN, None);
         fake.add_collaborator("coop", "demo", "ccci-bot", Perm::Write)
             .unwrap();
         let sha = format!("{:040x}", 7);
@@ -48,7 +50,7 @@ impl World {
             .unwrap();
         let dir = Scratch::new(name);
         let state = dir.join("state");
-        std::fs::write(dir.join("token"), "tok").unwrap();
+        std::fs::write(dir.join("token"), TOKEN).unwrap();
         std::fs::write(
             dir.join("config.json"),
             json!({
@@ -263,7 +265,9 @@ fn a_red_run_shows_the_failing_tests_last_lines_masked() {
     let failing = r.tiers[1].tests[0].log.clone();
     fixtures::write_finished(&w.state, &r, &[("db_password", SECRET)], |rel| {
         if rel == failing {
-            format!("connecting with {SECRET}\n```\n!testme\nERROR: marker lost\n")
+            format!(
+                "connecting with {SECRET}\nAuthorization: token {TOKEN}\n```\n!testme\nERROR: marker lost\n"
+            )
         } else {
             String::new()
         }
@@ -378,4 +382,36 @@ fn a_sweep_run_sets_a_status_on_the_tags_commit_when_the_recipe_names_its_reposi
         "a sweep run has no pull request to comment on"
     );
     assert_eq!(w.states(), ["success ccci/lifecycle"]);
+}
+
+#[test]
+fn a_damaged_report_file_is_named_and_holds_back_no_other_report() {
+    let w = World::new("pr-damaged");
+    let id = fixtures::run_id(1_795_000_000, 7);
+    w.queued(&id);
+    w.report(&["start", &id]).assert_code(0);
+    fixtures::write_finished(&w.state, &w.results(&id), &[], |_| String::new());
+    w.fake.fault(
+        ccci_fake_gitea::Fault::status(503)
+            .method("PATCH")
+            .path("/issues/comments/")
+            .times(3),
+    );
+    w.report(&["finish", &id]).assert_code(75);
+    std::fs::write(
+        w.state.join("reports/20261130T000000Z-dddddd.json"),
+        "{\"schema\":1,",
+    )
+    .unwrap();
+    let r = w.report(&["deliver"]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("20261130T000000Z-dddddd.json"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        w.comments()[0].body.contains("**green**"),
+        "the good report was held back"
+    );
 }

@@ -57,6 +57,16 @@ pub struct Health {
     /// `{domain}` is replaced by the app's domain.
     #[serde(default)]
     pub url: Option<String>,
+    /// Seconds from the start of a deploy during which a service's tasks may
+    /// fail and be restarted without the deploy being red (the fair start, see
+    /// `ccci-deploy`'s `converge`). `None`: the service's healthcheck
+    /// `start_period`, else 60 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_window: Option<u64>,
+    /// Failed tasks in a row (none coming up in between) a service may have
+    /// within its start window; one more is red. `None`: 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
 }
 
 fn default_kind() -> HealthKind {
@@ -81,6 +91,8 @@ impl Default for Health {
             path: default_path(),
             codes: default_codes(),
             url: None,
+            start_window: None,
+            max_restarts: None,
         }
     }
 }

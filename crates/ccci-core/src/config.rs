@@ -223,6 +223,19 @@ impl Config {
                 "bridge.listen {l:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8080)"
             )));
         }
+        // Upper bounds keep times from overflowing, and catch a unit mix-up
+        // (milliseconds for seconds).
+        let b = &self.bridge;
+        for (key, v, max) in [
+            ("bridge.poll_interval_s", b.poll_interval_s, 86_400),
+            ("bridge.max_backoff_s", b.max_backoff_s, 7 * 86_400),
+            ("bridge.org_refresh_s", b.org_refresh_s, 7 * 86_400),
+            ("bridge.gitea_timeout_s", b.gitea_timeout_s, 3_600),
+        ] {
+            if v > max {
+                return Err(exit::usage(format!("{key} {v} is more than {max} seconds")));
+            }
+        }
         if self.bridge.poll_interval_s == 0 || self.bridge.gitea_timeout_s == 0 {
             return Err(exit::usage(
                 "bridge.poll_interval_s and bridge.gitea_timeout_s must be at least 1",

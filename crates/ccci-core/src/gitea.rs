@@ -414,9 +414,11 @@ struct Reply {
 
 impl Reply {
     fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        // A 2xx that is not the JSON Gitea sends comes from something in
+        // between (a proxy's error page, a cut connection): trouble, retried.
         serde_json::from_str(&self.text)
             .with_context(|| format!("Gitea answered {path} with JSON we cannot read"))
-            .map_err(|e| exit::wrap(e, exit::USAGE))
+            .map_err(|e| exit::wrap(e, exit::TEMPFAIL))
     }
 
     /// `Link` is a comma-separated list (Gitea joins without a space).

@@ -105,6 +105,14 @@ pub fn load_all(state_dir: &Path) -> Result<Vec<Entry>> {
             continue;
         }
         let e: Entry = state::read_json(&p)?;
+        // The id names files and units: a hand-edited one must not.
+        if !crate::rundir::valid_id(&e.run_id) || name != format!("{}.json", e.run_id) {
+            return Err(exit::usage(format!(
+                "{}: run_id {:?} is not this file's run id",
+                p.display(),
+                e.run_id
+            )));
+        }
         out.push(e);
     }
     out.sort_by(|a, b| (a.seq, &a.run_id).cmp(&(b.seq, &b.run_id)));

@@ -6,7 +6,8 @@
 //!   "enrolled": true,
 //!   "approved": false,
 //!   "repo": "https://git.example.org/recipes/demo.git",
-//!   "health": {"kind": "http", "service": "app", "path": "/", "codes": [200]},
+//!   "health": {"kind": "http", "service": "app", "path": "/", "codes": [200],
+//!              "start_window": 120, "max_restarts": 5},
 //!   "timeouts": {"deploy": 300, "test": 300},
 //!   "env": {"LOG_LEVEL": "debug"},
 //!   "marker_hooks": {"db": "hooks/backup-marker"},
@@ -236,6 +237,34 @@ mod tests {
         assert!(s.enrolled && !s.approved);
         assert_eq!(s.health.codes, vec![200]);
         assert_eq!(s.timeouts.test, 300);
+        assert_eq!((s.health.start_window, s.health.max_restarts), (None, None));
+    }
+
+    #[test]
+    fn the_fair_start_is_a_health_setting() {
+        let d = dir("fair");
+        std::fs::write(
+            d.join("r/recipe.json"),
+            r#"{"schema":1,"health":{"start_window":90,"max_restarts":8}}"#,
+        )
+        .unwrap();
+        let s = Settings::load(&d, "r").unwrap();
+        assert_eq!(s.health.start_window, Some(90));
+        assert_eq!(s.health.max_restarts, Some(8));
+        // Passed to ccci-deploy as `--health JSON`: unset keys stay out of it.
+        let json = serde_json::to_string(&HealthSettings::default()).unwrap();
+        assert!(
+            !json.contains("start_window") && !json.contains("max_restarts"),
+            "{json}"
+        );
+        for bad in [
+            r#"{"schema":1,"health":{"start_window":"1m"}}"#,
+            r#"{"schema":1,"health":{"max_restarts":-1}}"#,
+        ] {
+            std::fs::write(d.join("r/recipe.json"), bad).unwrap();
+            let e = Settings::load(&d, "r").unwrap_err();
+            assert_eq!(exit::code_of(&e), exit::USAGE, "{bad}");
+        }
     }
 
     #[test]

@@ -37,10 +37,10 @@ fn link(url: Option<&str>) -> String {
 
 pub fn start(run_id: &str, t: &Target, url: Option<&str>) -> (String, StatusLine) {
     let body = format!(
-        "{}\n**ccci** is testing recipe `{}` at `{}` (run `{run_id}`): {}.\n\n\
+        "{}\n**ccci** is testing recipe {} at `{}` (run `{run_id}`): {}.\n\n\
          This comment is edited with the verdict when the run ends.\n",
         marker(run_id),
-        md(&t.recipe),
+        code(&t.recipe),
         short(&t.sha),
         link(url)
     );
@@ -68,16 +68,16 @@ pub fn finish(
         Verdict::Interrupted => "interrupted",
     };
     let mut s = format!(
-        "{}\n**ccci**: recipe `{}` at `{}` is **{word}**, level **L{}** (run `{}`, {}).\n\n",
+        "{}\n**ccci**: recipe {} at `{}` is **{word}**, level **L{}** (run `{}`, {}).\n\n",
         marker(&r.run_id),
-        md(&t.recipe),
+        code(&t.recipe),
         short(&r.head_sha),
         r.level,
         r.run_id,
         secs(r.duration_s)
     );
     match &r.previous {
-        Some(p) => s.push_str(&format!("Upgraded from `{}`.\n\n", md(p))),
+        Some(p) => s.push_str(&format!("Upgraded from {}.\n\n", code(p))),
         None => s.push_str("No previous release to upgrade from.\n\n"),
     }
     s.push_str("| tier | status | time | summary |\n|---|---|---|---|\n");
@@ -99,8 +99,8 @@ pub fn finish(
         let fence = fence_for(text);
         s.push_str(&format!(
             "\n<details><summary>{} · {}: last lines</summary>\n\n{fence}text\n{}\n{fence}\n\n</details>\n",
-            md(tier),
-            md(test),
+            html(tier),
+            html(test),
             text.trim_end()
         ));
     }
@@ -134,16 +134,16 @@ pub fn finish(
 /// A run that ended without results (killed, lost at start): the queue's
 /// exit code is all there is.
 pub fn lost(e: &Entry, url: Option<&str>) -> (String, StatusLine) {
-    let code = e
+    let exit_code = e
         .exit_code
         .map(|c| c.to_string())
         .unwrap_or_else(|| "unknown".into());
     let body = format!(
-        "{}\n**ccci**: the run `{}` of recipe `{}` at `{}` ended without a verdict (exit {code}): \
+        "{}\n**ccci**: the run `{}` of recipe {} at `{}` ended without a verdict (exit {exit_code}): \
          the CI host or ccci failed, not the recipe. Comment `!testme` again to retry. {}.\n",
         marker(&e.run_id),
         e.run_id,
-        md(&e.recipe),
+        code(&e.recipe),
         short(&e.head_sha),
         link(url)
     );
@@ -151,7 +151,7 @@ pub fn lost(e: &Entry, url: Option<&str>) -> (String, StatusLine) {
         body,
         StatusLine {
             state: "error",
-            description: clip(&format!("no verdict: the run ended with exit {code}")),
+            description: clip(&format!("no verdict: the run ended with exit {exit_code}")),
         },
     )
 }
@@ -203,11 +203,46 @@ fn md(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            '~' => out.push_str("\\~"),
+            // A word joiner after `@`: a test that prints `@alice` must not
+            // notify alice.
+            '@' => out.push_str("@\u{2060}"),
             '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Text inside HTML (the `<summary>` of a collapsed block), where Markdown
+/// escapes are not read.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('@', "@\u{2060}")
+}
+
+/// An inline code span that holds `s` whatever backticks it has.
+fn code(s: &str) -> String {
+    let one = s.replace(['\n', '\r'], " ");
+    let fence = "`".repeat(longest_backtick_run(&one) + 1);
+    let pad = if one.starts_with('`') || one.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{one}{pad}{fence}")
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// Text in a table cell: one line, escaped.
@@ -224,17 +259,7 @@ fn cell(s: &str) -> String {
 /// A code fence longer than any run of backticks in `text`, so a log cannot
 /// close the block early and inject Markdown.
 fn fence_for(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
+    "`".repeat((longest_backtick_run(text) + 1).max(3))
 }
 
 #[cfg(test)]
@@ -248,6 +273,10 @@ mod tests {
         assert_eq!(md("!testme"), "\\!testme");
         assert_eq!(fence_for("no ticks"), "```");
         assert_eq!(fence_for("a ```` b"), "`````");
+        assert_eq!(code("1.0`x"), "``1.0`x``");
+        assert_eq!(code("`a"), "`` `a ``");
+        assert!(md("ping @alice").contains("@\u{2060}alice"));
+        assert_eq!(html("<b>@x"), "&lt;b&gt;@\u{2060}x");
     }
 
     #[test]

@@ -225,24 +225,26 @@ fn comment(
     }
 }
 
-/// Every report still pending.
-pub fn pending(state_dir: &Path) -> Result<Vec<Report>> {
+/// Every report still pending, and the files that could not be read (one
+/// damaged file must not hold back every other verdict).
+pub fn pending(state_dir: &Path) -> (Vec<Report>, Vec<String>) {
     let d = dir(state_dir);
     let Ok(rd) = std::fs::read_dir(&d) else {
-        return Ok(vec![]);
+        return (vec![], vec![]);
     };
-    let mut out = vec![];
+    let (mut out, mut bad) = (vec![], vec![]);
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().to_string();
         if n.ends_with(".json") && !n.starts_with('.') {
-            let r: Report = state::read_json(&e.path())?;
-            if r.pending {
-                out.push(r);
+            match state::read_json::<Report>(&e.path()) {
+                Ok(r) if r.pending => out.push(r),
+                Ok(_) => {}
+                Err(err) => bad.push(exit::one_line(&err)),
             }
         }
     }
     out.sort_by(|a, b| a.updated.cmp(&b.updated));
-    Ok(out)
+    (out, bad)
 }
 
 pub fn load(state_dir: &Path, id: &str) -> Result<Option<Report>> {

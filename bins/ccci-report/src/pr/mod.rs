@@ -111,8 +111,11 @@ pub fn command(cfg: &Config, a: &RunArgs, phase: Option<Phase>, json: bool) -> R
 /// Send every pending report (the bridge calls this each cycle).
 pub fn deliver_pending(cfg: &Config, a: &DeliverArgs, json: bool) -> Result<i32> {
     let sd = &cfg.state_dir;
-    let pending = deliver::pending(sd)?;
-    if pending.is_empty() {
+    let (pending, bad) = deliver::pending(sd);
+    for b in &bad {
+        log::error(&format!("skipped: {b}"));
+    }
+    if pending.is_empty() && bad.is_empty() {
         return said(json, "no report is pending", 0);
     }
     let Some(g) = gitea(cfg, a.token_file.as_deref())? else {
@@ -143,12 +146,23 @@ pub fn deliver_pending(cfg: &Config, a: &DeliverArgs, json: bool) -> Result<i32>
             }
         }
     }
-    let code = if left == 0 { 0 } else { exit::TEMPFAIL };
-    said(
-        json,
-        &format!("{sent} reports delivered, {left} still pending"),
-        code,
-    )
+    // Unreadable report files are the operator's to fix (exit 2); trouble
+    // with Gitea is retried (75).
+    let code = if !bad.is_empty() {
+        exit::USAGE
+    } else if left > 0 {
+        exit::TEMPFAIL
+    } else {
+        0
+    };
+    let mut summary = format!("{sent} reports delivered, {left} still pending");
+    if !bad.is_empty() {
+        summary.push_str(&format!(
+            ", {} report files unreadable (see above)",
+            bad.len()
+        ));
+    }
+    said(json, &summary, code)
 }
 
 fn said(json: bool, summary: &str, code: i32) -> Result<i32> {
@@ -206,6 +220,20 @@ fn tails(dir: &Path, r: &Results, masker: &Masker) -> Vec<(String, String, Strin
     let mut out = vec![];
     for tier in &r.tiers {
         for t in tier.tests.iter().filter(|t| body::failed(t.outcome)) {
+            // Only a plain path under the run's logs/ is read: results.json
+            // may be damaged, and a comment must never carry another file.
+            let plain = Path::new(&t.log)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+                && t.log.starts_with("logs/");
+            if !plain {
+                out.push((
+                    tier.name.clone(),
+                    t.id.clone(),
+                    format!("(log path {:?} refused)", t.log),
+                ));
+                continue;
+            }
             let text = std::fs::read(dir.join(&t.log))
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_else(|_| format!("(no log at {})", t.log));

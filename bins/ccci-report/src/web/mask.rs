@@ -65,8 +65,10 @@ impl Masker {
         }
     }
 
+    /// Mask the run's secrets, and the host's own (the Gitea token and any
+    /// other value this process registered with the global redactor).
     pub fn text(&self, s: &str) -> String {
-        self.redactor.apply(s)
+        ccci_core::redact::global().apply(&self.redactor.apply(s))
     }
 
     /// A copy of a value with every string in it masked (a summary, a
@@ -91,11 +93,15 @@ impl Masker {
 /// Does an env key name a secret? One of its `_`-separated words says so;
 /// abra's `SECRET_<NAME>_VERSION` keys hold a version, not the secret.
 pub fn secret_key(key: &str) -> bool {
-    const WORDS: [&str; 8] = [
+    const WORDS: [&str; 12] = [
         "SECRET",
         "PASSWORD",
         "PASSWD",
         "PASS",
+        "PWD",
+        "PW",
+        "PASSPHRASE",
+        "PRIVATE",
         "TOKEN",
         "KEY",
         "APIKEY",
