@@ -30,8 +30,9 @@ install_packages() {
     local missing=() pkg
     # nix-bin: scripts/check-nix.sh evaluates the NixOS module with it (no daemon,
     # no nixpkgs); util-linux: unshare and setpriv for the NixOS-unit sandbox of
-    # bins/ccci-run/tests/nixos_path.rs.
-    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl systemd nix-bin util-linux; do
+    # bins/ccci-run/tests/nixos_path.rs; mmdebstrap: scripts/images.sh builds the
+    # server images with it.
+    for pkg in docker.io restic docker-registry busybox-static shellcheck git curl systemd nix-bin util-linux mmdebstrap; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$pkg")
     done
@@ -150,4 +151,6 @@ start_dockerd
 init_swarm
 start_registry
 build_images
+# Real server images (nginx, postgres, ...) from Debian packages, see images/README.md.
+"$(dirname "${BASH_SOURCE[0]}")/images.sh"
 say "ready"
