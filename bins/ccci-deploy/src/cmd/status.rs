@@ -17,7 +17,9 @@ pub(crate) fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
     let snap = converge::snapshot(&ctx.docker, &app.stack)?;
     let since = app.deploy_started_ms as u128 * 1_000_000;
     let pending = converge::pending(&snap, &app.stack, since, 1);
-    let failure = converge::failure(&snap, &app.stack, since)
+    // Judged with the recipe's own start window and allowance, as `wait` does.
+    let failure = converge::Judge::new(converge::StartPolicy::of(&app.health), since)
+        .failure(&snap, &app.stack, ccci_core::ids::now_nanos())
         .map(|f| format!("service {}: {}", f.service, f.reason));
     // What runs is what the app service's labels say now, which after a
     // rollback is not what was last asked for.
