@@ -1,13 +1,22 @@
-//! `ccci-lint`: ccci's own static checks of a recipe. Each check has an id, a
-//! severity and a one-line reason; errors fail (exit 1), warnings are reported.
+//! `ccci-lint`: static checks of a recipe, a superset of `abra recipe lint`.
+//! Every rule has an id (abra's `R001`..`R016`, ccci's own `C001`..), a short
+//! name and a level (rules.rs); errors fail (exit 1), warnings are reported.
+//! Lint reads the recipe at the ref and never the running app: Docker's loader
+//! renders the compose files without a daemon.
 
 pub mod checks;
+pub mod recipe;
+pub mod rules;
+pub mod yamlpos;
 
 use anyhow::Result;
-use ccci_core::envfile::EnvFile;
-use ccci_core::{compose, exit, git};
-use checks::{Finding, Severity};
+use ccci_core::recipe_name::RecipeName;
+use ccci_core::settings::Settings;
+use ccci_core::{exit, git};
+use checks::{Options, Report, Status};
 use clap::Parser;
+use recipe::{Recipe, TextFile};
+use rules::Level;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -15,26 +24,43 @@ use std::path::{Path, PathBuf};
 #[command(
     name = "ccci-lint",
     version,
-    about = "ccci's static checks of a recipe",
-    long_about = "ccci's static checks of a recipe: the compose files parse and interpolate with the \
-sample env, every service has a healthcheck, images are pinned, the version label matches the \
-release tag, secrets used and declared agree, backup-bot labels are well formed.\n\n\
-Exit codes: 0 no errors (warnings allowed), 1 errors, 2 bad input, 75 Docker unreachable.",
+    about = "Static checks of a recipe: abra's lint rules and ccci's own",
+    long_about = "Static checks of a recipe: abra's lint rules (R001..R016, same ids and levels) and \
+ccci's own (C001..). Reads the recipe's files (of a commit, with --ref) and renders its compose \
+files with Docker's loader and the sample env; it never looks at a running app. `--explain ID` \
+says what a rule checks and how to fix a finding.\n\n\
+Exit codes: 0 no errors (warnings allowed), 1 errors, 2 bad input (or an unknown --explain id), \
+70 bug.",
     after_help = "Examples:\n  \
 ccci-lint ./custom-html                    # the files in a recipe checkout\n  \
-ccci-lint /srv/mirrors/demo.git --ref 0.2.0+1.1 --tag 0.2.0+1.1 --json"
+ccci-lint /srv/mirrors/demo.git --ref 0.2.0+1.1 --tag 0.2.0+1.1 --json\n  \
+ccci-lint ./demo --overlay recipes/demo/compose/ci.yml\n  \
+ccci-lint --explain R012"
 )]
 pub struct Cli {
     #[command(flatten)]
     global: ccci_core::cli::Global,
     /// The recipe: a directory, or with --ref a git repository
-    recipe: PathBuf,
+    #[arg(required_unless_present = "explain")]
+    recipe: Option<PathBuf>,
     /// Lint this commit of the repository instead of the directory's files
     #[arg(long = "ref")]
     r#ref: Option<String>,
-    /// The release tag under test: the version label must equal it
+    /// The release tag under test: app's version label must equal it
     #[arg(long)]
     tag: Option<String>,
+    /// A CI compose overlay to check (repeatable), besides those found in --recipes-dir
+    #[arg(long = "overlay", value_name = "FILE")]
+    overlays: Vec<PathBuf>,
+    /// ccci's recipes tree: the recipe's recipe.json (timeouts.deploy) and compose/*.yml overlays
+    #[arg(long, env = "CCCI_RECIPES_DIR", value_name = "DIR")]
+    recipes_dir: Option<PathBuf>,
+    /// The recipe's name in --recipes-dir (default: TYPE in .env.sample)
+    #[arg(long = "recipe", env = "CCCI_RECIPE", value_name = "NAME")]
+    recipe_name: Option<String>,
+    /// Print what a rule (id or name) checks and how to fix a finding, and exit
+    #[arg(long, value_name = "ID")]
+    explain: Option<String>,
 }
 
 /// The command line, for generated man pages and shell completions.
@@ -43,110 +69,196 @@ pub fn command() -> clap::Command {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
-    let ctx = cli.global.ctx()?;
-    if !cli.recipe.is_dir() {
+    if let Some(id) = &cli.explain {
+        return explain(id, cli.global.json);
+    }
+    let Some(path) = &cli.recipe else {
+        return Err(exit::usage("give a recipe (or --explain ID)"));
+    };
+    if !path.is_dir() {
         return Err(exit::usage(format!(
             "recipe {} is not a directory",
-            cli.recipe.display()
+            path.display()
         )));
     }
+    let path = path.canonicalize()?;
+    let ctx = cli.global.ctx()?;
     let tmp;
-    let dir: &Path = match &cli.r#ref {
+    let (dir, repo): (&Path, Option<PathBuf>) = match &cli.r#ref {
         Some(r) => {
-            let sha = git::resolve_commit(&cli.recipe, r)?;
+            let sha = git::resolve_commit(&path, r)?;
             tmp = Scratch::new()?;
-            git::extract(&cli.recipe, &sha, "", &tmp.0)?;
-            &tmp.0
+            git::extract(&path, &sha, "", &tmp.0)?;
+            (&tmp.0, Some(path.clone()))
         }
-        None => &cli.recipe,
+        None => {
+            let repo = path.join(".git").exists().then(|| path.clone());
+            (&path, repo)
+        }
     };
-    let findings = lint(&ctx.docker, dir, cli.tag.as_deref())?;
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
-    if ctx.json {
-        ccci_core::verdict::print(
-            ccci_core::verdict::ok_or_red(errors == 0),
-            format!("{errors} errors, {warnings} warnings"),
-            json!({"ok": errors == 0, "errors": errors, "warnings": warnings, "findings": findings}),
-        );
-    } else {
-        for f in &findings {
-            let sev = match f.severity {
-                Severity::Ok => "ok",
-                Severity::Warning => "warning",
-                Severity::Error => "error",
-            };
-            println!("{sev:<8} {:<17} {}", f.id, f.reason);
-        }
-        println!(
-            "{}: {errors} errors, {warnings} warnings",
-            if errors == 0 { "ok" } else { "red" }
-        );
+    let recipe = Recipe::load(&ctx.docker, dir, repo)?;
+    let mut opts = Options {
+        tag: cli.tag.clone(),
+        ..Options::default()
+    };
+    for p in &cli.overlays {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| exit::usage(format!("cannot read overlay {}: {e}", p.display())))?;
+        opts.overlays
+            .push(TextFile::new(p.display().to_string(), text));
     }
-    Ok(if errors == 0 { exit::OK } else { exit::NO })
+    if let Some(dir) = &cli.recipes_dir {
+        let name = cli
+            .recipe_name
+            .clone()
+            .or_else(|| recipe.sample.get("TYPE").map(String::from))
+            .filter(|n| RecipeName::is_valid(n));
+        if let Some(name) = name
+            && dir.join(&name).is_dir()
+        {
+            opts.deploy_timeout = Settings::load(dir, &name)?.timeouts.deploy;
+            opts.overlays
+                .extend(overlays_in(&dir.join(&name).join("compose"))?);
+        }
+    }
+    let report = checks::run(&recipe, &opts);
+    print(&report, ctx.json);
+    Ok(if report.count(Level::Error) == 0 {
+        exit::OK
+    } else {
+        exit::NO
+    })
 }
 
-/// Run every check; later checks need the rendered config, so a recipe that
-/// does not render stops there (with that as the error).
-pub fn lint(
-    docker: &ccci_core::docker::Docker,
-    dir: &Path,
-    tag: Option<&str>,
-) -> Result<Vec<Finding>> {
-    let mut out = vec![];
-    let sample = match EnvFile::read(&dir.join(".env.sample")) {
-        Ok(s) => {
-            out.push(Finding {
-                id: "env-sample",
-                severity: Severity::Ok,
-                reason: ".env.sample present and well formed".into(),
-            });
-            s
-        }
-        Err(e) => {
-            out.push(Finding {
-                id: "env-sample",
-                severity: Severity::Error,
-                reason: ccci_core::cli::one_line(&e),
-            });
-            return Ok(out);
-        }
+/// `compose/*.yml` (and `*.yaml`) of the recipe's folder in ccci's recipes tree.
+fn overlays_in(dir: &Path) -> Result<Vec<TextFile>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(vec![]);
     };
-    let rendered = (|| -> Result<serde_json::Value> {
-        let files = compose::files(dir, &sample)?;
-        let vars = compose::interpolation_vars(dir, &sample, checks::STACK)?;
-        compose::render(docker, dir, &files, &vars)
-    })();
-    let config = match rendered {
-        Ok(c) => c,
-        Err(e) if exit::code_of(&e) == exit::TEMPFAIL => return Err(e),
-        Err(e) => {
-            out.push(Finding {
-                id: "compose-render",
-                severity: Severity::Error,
-                reason: ccci_core::cli::one_line(&e),
-            });
-            return Ok(out);
-        }
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| exit::usage(format!("cannot read overlay {}: {e}", p.display())))?;
+            Ok(TextFile::new(p.display().to_string(), text))
+        })
+        .collect()
+}
+
+fn explain(key: &str, json: bool) -> Result<i32> {
+    let Some(rule) = rules::find(key) else {
+        return Err(exit::usage(format!(
+            "unknown rule {key:?}: the ids are R001..R016 and C001..C{:03}, or their names",
+            rules::RULES
+                .iter()
+                .filter(|r| r.id.starts_with('C'))
+                .count()
+        )));
     };
-    out.push(Finding {
-        id: "compose-render",
-        severity: Severity::Ok,
-        reason: "the compose files render with the sample env".into(),
-    });
-    out.push(checks::app_service(&config));
-    out.push(checks::healthchecks(&config));
-    out.push(checks::images_pinned(&config));
-    out.push(checks::version_label(&config, tag));
-    out.push(checks::secrets_declared(&config, &sample));
-    out.push(checks::backup_labels(&config));
-    Ok(out)
+    if json {
+        ccci_core::verdict::print(
+            "ok",
+            format!("{} {}", rule.id, rule.name),
+            json!({"rule": {
+                "id": rule.id,
+                "name": rule.name,
+                "level": rule.level,
+                "checked": rule.scope == rules::Scope::Static,
+                "summary": rule.summary,
+                "explain": rule.explain,
+            }}),
+        );
+    } else {
+        println!("{} {} ({})", rule.id, rule.name, rule.level.as_str());
+        println!("{}", rule.summary);
+        println!();
+        for para in rule.explain.split('\n') {
+            println!("{}", wrap(para, 79));
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Words of `text` on lines of at most `width` characters (a longer word
+/// stands alone).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for w in text.split_whitespace() {
+        let n = w.chars().count();
+        if len > 0 && len + 1 + n > width {
+            out.push('\n');
+            len = 0;
+        } else if len > 0 {
+            out.push(' ');
+            len += 1;
+        }
+        out.push_str(w);
+        len += n;
+    }
+    out
+}
+
+fn print(report: &Report, json: bool) {
+    let errors = report.count(Level::Error);
+    let warnings = report.count(Level::Warning);
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let summary = format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    );
+    let statuses = report.statuses();
+    if json {
+        ccci_core::verdict::print(
+            ccci_core::verdict::ok_or_red(errors == 0),
+            summary,
+            json!({
+                "ok": errors == 0,
+                "errors": errors,
+                "warnings": warnings,
+                "findings": report.findings,
+                "rules": statuses,
+            }),
+        );
+        return;
+    }
+    for f in &report.findings {
+        let at = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        println!(
+            "{:<7} {} {}: {at}{}",
+            f.level.as_str(),
+            f.id,
+            f.name,
+            f.message
+        );
+    }
+    for s in statuses.iter().filter(|s| s.status == Status::Skip) {
+        println!(
+            "skip    {} {}: {}",
+            s.id,
+            s.name,
+            s.note.as_deref().unwrap_or("")
+        );
+    }
+    let count = |st: Status| statuses.iter().filter(|s| s.status == st).count();
+    println!(
+        "{}: {summary} ({} rules: {} passed, {} failed, {} not checked)",
+        if errors == 0 { "ok" } else { "red" },
+        statuses.len(),
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Skip)
+    );
 }
 
 /// A private temporary directory, removed on drop.
@@ -160,7 +272,7 @@ impl Scratch {
             ccci_core::ids::random_hex(6)?
         ));
         std::fs::create_dir_all(&p)?;
-        Ok(Scratch(p))
+        Ok(Scratch(p.canonicalize()?))
     }
 }
 
@@ -172,6 +284,13 @@ impl Drop for Scratch {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wraps_words() {
+        assert_eq!(super::wrap("aa bb cc dd", 5), "aa bb\ncc dd");
+        assert_eq!(super::wrap("averylongword x", 4), "averylongword\nx");
+        assert_eq!(super::wrap("", 4), "");
+    }
+
     #[test]
     fn cli_is_well_formed() {
         use clap::CommandFactory;
