@@ -153,6 +153,13 @@ pub fn call(c: Call<'_>) -> Result<Reply> {
         && let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(log)
     {
         let _ = writeln!(f, "verdict: {}: {}", v.outcome, v.summary);
+        // The last log lines a red verdict carries (a crash-looping task's)
+        // belong in the step log the operator reads, not only in the ledger.
+        if let Some(lines) = v.detail.get("logs").and_then(|l| l.as_array()) {
+            for l in lines.iter().filter_map(|l| l.as_str()) {
+                let _ = writeln!(f, "  | {l}");
+            }
+        }
     }
     let answer = answer(c.tool, &o, decoded);
     Ok(Reply {

@@ -309,3 +309,127 @@ pub fn assert_one_line_error(r: &Run, tool: &str) {
         );
     }
 }
+
+/// One of the bundled recipes (`demo/<recipe>/`; `demo` is `demo/recipe/`),
+/// built by `scripts/demo-recipe.sh RECIPE DEST` into `dest`: a git repository
+/// with one annotated release tag per line of its `releases` file.
+pub fn recipe_repo(recipe: &str, dest: &Path) -> PathBuf {
+    let st = Command::new(workspace().join("scripts/demo-recipe.sh"))
+        .arg(recipe)
+        .arg(dest)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run demo-recipe.sh");
+    assert!(st.success(), "demo-recipe.sh {recipe} failed");
+    dest.to_path_buf()
+}
+
+impl RecipeRepo {
+    /// A copy of a bundled recipe (all its releases) to build fixtures on.
+    pub fn from_recipe(recipe: &str, dest: &Path) -> RecipeRepo {
+        RecipeRepo {
+            path: recipe_repo(recipe, dest),
+        }
+    }
+
+    /// Delete release tags, e.g. to make a fixture the recipe's first release.
+    pub fn untag(&self, tags: &[&str]) -> &Self {
+        for t in tags {
+            git(&self.path, &["tag", "-d", t]).expect("git tag -d");
+        }
+        self
+    }
+}
+
+/// A bundled recipe driven through `ccci-run` the way CI runs it: a state dir,
+/// a recipes dir with copies of `recipes/_generic` and `recipes/<recipe>` (the
+/// recipe's own suite, which a test may change), and the recipe's repository.
+pub struct RecipeWorld {
+    pub scratch: Scratch,
+    pub recipe: String,
+    pub state: PathBuf,
+    pub recipes: PathBuf,
+    pub repo: RecipeRepo,
+}
+
+impl RecipeWorld {
+    pub fn new(name: &str, recipe: &str) -> RecipeWorld {
+        require_rig();
+        let scratch = Scratch::new(name);
+        let recipes = scratch.join("recipes");
+        std::fs::create_dir_all(&recipes).unwrap();
+        for d in ["_generic", recipe] {
+            let st = Command::new("cp")
+                .arg("-a")
+                .arg(workspace().join("recipes").join(d))
+                .arg(&recipes)
+                .status()
+                .unwrap();
+            assert!(st.success(), "copy recipes/{d}");
+        }
+        let repo = RecipeRepo::from_recipe(recipe, &scratch.join("recipe"));
+        RecipeWorld {
+            state: scratch.join("state"),
+            recipe: recipe.to_string(),
+            recipes,
+            repo,
+            scratch,
+        }
+    }
+
+    /// `ccci-run` (the binary at `runner`) on the recipe at `r#ref` as run `id`.
+    pub fn run(&self, runner: &Path, id: &str, r#ref: &str, extra: &[&str]) -> Run {
+        // The runner calls its siblings; a stale or missing one tests nothing.
+        let dir = runner.parent().expect("runner's directory");
+        for t in [
+            "ccci-deploy",
+            "ccci-discover",
+            "ccci-verify-backup",
+            "ccci-lint",
+        ] {
+            assert!(
+                dir.join(t).is_file(),
+                "{t} is not built next to ccci-run: run `cargo build --workspace --bins` first"
+            );
+        }
+        let repo = self.repo.path.to_string_lossy().into_owned();
+        let mut args = vec![
+            "--recipe",
+            &self.recipe,
+            "--repo",
+            &repo,
+            "--ref",
+            r#ref,
+            "--run-id",
+            id,
+        ];
+        args.extend(extra);
+        let (state, recipes) = (
+            self.state.to_string_lossy().into_owned(),
+            self.recipes.to_string_lossy().into_owned(),
+        );
+        run(
+            runner,
+            &args,
+            &[("CCCI_STATE_DIR", &state), ("CCCI_RECIPES_DIR", &recipes)],
+        )
+    }
+
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.state.join("runs").join(id)
+    }
+
+    pub fn results(&self, id: &str) -> serde_json::Value {
+        let p = self.run_dir(id).join("results.json");
+        serde_json::from_str(
+            &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
+    }
+
+    /// A file of the run directory (a log), as text.
+    pub fn read_run_file(&self, id: &str, rel: &str) -> String {
+        let p = self.run_dir(id).join(rel);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+}

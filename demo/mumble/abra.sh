@@ -1,0 +1,2 @@
+# Versions of the swarm configs; bump one whenever its file changes.
+export ABRA_ENTRYPOINT_VERSION=v1
