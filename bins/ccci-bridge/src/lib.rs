@@ -33,7 +33,8 @@ line starts with !testme (`!testme quick` for a warm run), its author has write,
 permission or is on `bridge.allow`, and the pull request is open. Comments written before a \
 repository was first watched never trigger; comments written while the bridge was stopped do. \
 The token is read from --token-file, $CCCI_GITEA_TOKEN_FILE, the systemd credential gitea-token \
-or $CCCI_GITEA_TOKEN. Exit codes: 0 done, 2 bad configuration or corrupt state (the file is named), \
+or $CCCI_GITEA_TOKEN. Exit codes: 0 done, 2 bad configuration or corrupt state (the file is named), or (poll --once) \
+a repository that cannot be polled as configured, \
 75 Gitea or the host in trouble (poll --once), 70 a bug.",
     after_help = "Examples:\n  \
 ccci-bridge poll --once              # one poll cycle by hand\n  \

@@ -13,16 +13,10 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// A run ended: make sure its verdict (or its lack of one) is reported.
+    /// A run ended: make sure its verdict (or its lack of one) is reported;
+    /// `finish` does nothing when the runner already delivered it.
     pub fn finished(&mut self, state_dir: &Path, run_id: &str) {
-        let done =
-            std::fs::read_to_string(state_dir.join("reports").join(format!("{run_id}.json")))
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .is_some_and(|r| r["sent"] == "finish" && r["pending"] == false);
-        if !done {
-            spawn(state_dir, &["finish", run_id]);
-        }
+        spawn(state_dir, &["finish", run_id]);
     }
 
     /// Send pending reports, unless the last delivery is still at it.

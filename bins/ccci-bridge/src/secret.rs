@@ -3,23 +3,17 @@
 
 use anyhow::Result;
 use ccci_core::exit;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Read the secret from `file` (a relative path is looked up in systemd's
 /// `$CREDENTIALS_DIRECTORY`), else the credential `webhook-secret`. A
 /// listener without a secret would let anyone start runs: exit 2.
 pub fn load(file: Option<&Path>) -> Result<Vec<u8>> {
-    let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    let path = match (file, &creds) {
-        (Some(p), Some(c)) if p.is_relative() => c.join(p),
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(c)) if c.join("webhook-secret").is_file() => c.join("webhook-secret"),
-        (None, _) => {
-            return Err(exit::usage(
-                "bridge.listen is set but no webhook secret is: set bridge.webhook_secret_file \
-                 or the webhook-secret credential (unsigned webhooks would let anyone start runs)",
-            ));
-        }
+    let Some(path) = ccci_core::credential::locate(file, "webhook-secret") else {
+        return Err(exit::usage(
+            "bridge.listen is set but no webhook secret is: set bridge.webhook_secret_file \
+             or the webhook-secret credential (unsigned webhooks would let anyone start runs)",
+        ));
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
         exit::usage(format!(

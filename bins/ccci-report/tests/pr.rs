@@ -175,6 +175,9 @@ fn one_comment_per_run_edited_in_place_and_statuses_pending_then_final() {
     w.report(&["start", &id]).assert_code(0);
     assert_eq!(w.states().len(), 2);
     assert!(w.comments()[0].body.contains("green"));
+    // A second finish (the bridge after the runner) sends nothing.
+    w.report(&["finish", &id]).assert_code(0);
+    assert_eq!(w.states().len(), 2);
     // Resend edits the same comment and repeats the final status.
     w.report(&["resend", &id]).assert_code(0);
     assert_eq!(w.comments().len(), 1);

@@ -490,17 +490,8 @@ fn status_error(what: &str, status: u16, body: &str, location: Option<&str>) -> 
 /// systemd's `$CREDENTIALS_DIRECTORY`), `$CCCI_GITEA_TOKEN_FILE`, the credential
 /// `$CREDENTIALS_DIRECTORY/gitea-token`, `$CCCI_GITEA_TOKEN`. `None` if none is set.
 pub fn load_token(file: Option<&Path>) -> Result<Option<String>> {
-    let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    let explicit = file
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("CCCI_GITEA_TOKEN_FILE").map(PathBuf::from))
-        .filter(|p| !p.as_os_str().is_empty());
-    let path = match (explicit, &creds) {
-        (Some(p), Some(c)) if p.is_relative() => Some(c.join(p)),
-        (Some(p), _) => Some(p),
-        (None, Some(c)) if c.join("gitea-token").is_file() => Some(c.join("gitea-token")),
-        (None, _) => None,
-    };
+    let from_env = std::env::var_os("CCCI_GITEA_TOKEN_FILE").map(PathBuf::from);
+    let path = crate::credential::locate(file.or(from_env.as_deref()), "gitea-token");
     let token = match path {
         Some(p) => {
             let text = std::fs::read_to_string(&p)

@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod credential;
 pub mod docker;
 pub mod docker_api;
 pub mod envfile;

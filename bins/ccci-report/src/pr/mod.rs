@@ -79,6 +79,19 @@ pub fn command(cfg: &Config, a: &RunArgs, phase: Option<Phase>, json: bool) -> R
         return said(json, "nothing to report: no gitea_url is configured", 0);
     };
     let phase = match phase {
+        // `finish` is safe to repeat (the runner and the bridge both call
+        // it): a verdict already delivered is not sent again; `resend` is
+        // how an operator sends it anyway.
+        Some(Phase::Finish)
+            if deliver::load(sd, &a.run)?
+                .is_some_and(|r| r.sent == Some(Phase::Finish) && !r.pending) =>
+        {
+            return said(
+                json,
+                &format!("the verdict of run {} was already delivered", a.run),
+                0,
+            );
+        }
         Some(p) => p,
         None => match deliver::load(sd, &a.run)? {
             Some(r) => r.want,
