@@ -81,7 +81,6 @@ fn live_postgres_data_dir_backed_up_without_a_dump_is_red_naming_db_and_postgres
 }
 
 #[test]
-#[ignore = "red today, but ccci-verify-backup drops a restore hook's output when the hook exits 0 (issue 16 stays open for it)"]
 fn restore_hook_whose_pipe_fails_is_red_with_the_hooks_output() {
     let w = RecipeWorld::new("fail-restore-pipe", "pgapp");
     // The release switches the restore to compressed dumps, but the backup

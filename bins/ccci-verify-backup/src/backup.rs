@@ -69,13 +69,14 @@ pub(crate) fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()
 }
 
 /// Run a backup-bot hook inside the service's container, as backup-bot does.
+/// Returns what it printed (stdout then stderr), redacted.
 pub(crate) fn exec_hook(
     ctx: &Ctx,
     stack: &str,
     service: &str,
     what: &str,
     hook: &str,
-) -> Result<()> {
+) -> Result<String> {
     let c = ctx.docker.running_container(stack, service).map_err(|e| {
         if exit::code_of(&e) == exit::NO {
             exit::no(format!(
@@ -92,9 +93,9 @@ pub(crate) fn exec_hook(
         .stdin(Stdio::null())
         .output()
         .context("cannot run docker exec")?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
         // Only Docker's own words: a hook's output may well say "connection refused".
         if ccci_core::docker::engine_unreachable(&text) {
             return Err(exit::tempfail(format!(
@@ -110,7 +111,7 @@ pub(crate) fn exec_hook(
                 .replace('\n', " ")
         )));
     }
-    Ok(())
+    Ok(ccci_core::redact::global().apply(text.trim()))
 }
 
 /// Collect the covered host paths (each must exist after the pre-hooks) and

@@ -36,8 +36,10 @@ const NOT_PROVABLE: &str = "NOT PROVABLE";
 
 /// Why a restore of this volume cannot be proven by a file marker, if it
 /// cannot: nothing holds a marker, or the service writes the volume while it
-/// runs and has no dump-and-restore hook pair that would replay the data (the
-/// marker would come back while the data the service holds does not).
+/// runs. Then a marker file beside its data comes back whatever becomes of the
+/// data, even with a dump-and-restore hook pair: a restore hook that loads
+/// nothing and exits 0 leaves an empty database and a marker that "came back".
+/// Only a marker hook, which writes and reads through the service, can tell.
 fn unprovable(st: &BackupState, s: &ServicePlan, v: &labels::VolumePlan) -> Option<String> {
     let has_file_marker = st.markers.iter().any(
         |m| matches!(m, Marker::File { service, volume, .. } if *service == s.service && *volume == v.volume),
@@ -48,18 +50,19 @@ fn unprovable(st: &BackupState, s: &ServicePlan, v: &labels::VolumePlan) -> Opti
             s.service
         ));
     }
-    let hook_pair = s.pre_hook.is_some() && s.restore_post_hook.is_some();
     let live = st
         .live
         .iter()
         .find(|e| e.service == s.service && e.volume == v.volume)?;
-    if hook_pair {
-        return None;
-    }
+    let hooks = if s.pre_hook.is_some() && s.restore_post_hook.is_some() {
+        "its dump and restore hooks may bring the data back, but only a marker hook that writes and reads \
+through the service can show it (recipe.json marker_hooks)"
+    } else {
+        "add a backupbot.backup.pre-hook that dumps it and a backupbot.restore.post-hook that loads the dump, \
+and a marker hook that writes and reads through the service (recipe.json marker_hooks)"
+    };
     Some(format!(
-        "service {} writes volume {} while it runs ({}), so a marker file says nothing about its data; \
-add a backupbot.backup.pre-hook that dumps it and a backupbot.restore.post-hook that loads the dump, \
-or a marker hook (recipe.json marker_hooks)",
+        "service {} writes volume {} while it runs ({}), so a marker file says nothing about its data; {hooks}",
         s.service, v.volume, live.why
     ))
 }
@@ -162,6 +165,14 @@ pub(crate) fn report(
     };
     let lost = named("MISSING");
     let unprovable = named(NOT_PROVABLE);
+    let red = !ok || extra.is_some();
+    // On a red check, what the restore hooks said is the likeliest why: a hook
+    // that exits 0 may have loaded nothing (a pipe whose first command failed).
+    let hook_lines: Vec<String> = if red {
+        st.hook_output.iter().flat_map(|h| h.log_lines()).collect()
+    } else {
+        vec![]
+    };
     if ctx.json {
         let summary = if let Some(e) = extra {
             e.to_string()
@@ -181,6 +192,7 @@ pub(crate) fn report(
             json!({
                 "ok": ok, "rows": rows, "snapshot": st.snapshot, "contents": st.contents, "lost": lost,
                 "not_provable": unprovable, "live": st.live, "reason": extra,
+                "hook_output": st.hook_output, "logs": hook_lines,
             }),
         );
     } else {
@@ -199,6 +211,9 @@ pub(crate) fn report(
                 "snapshot {}: {} files, {} bytes, {:.2} s",
                 s.snapshot_id, s.files, s.bytes, s.seconds
             );
+        }
+        for l in &hook_lines {
+            println!("  | {l}");
         }
         if let Some(e) = extra {
             println!("red: {e}");

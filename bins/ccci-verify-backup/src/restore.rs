@@ -4,7 +4,7 @@
 
 use crate::backup::exec_hook;
 use crate::seed::run_hook;
-use crate::state::{BackupState, Marker, restic_of};
+use crate::state::{BackupState, HookOutput, Marker, restic_of};
 use crate::{app_json, stack_of};
 use anyhow::Result;
 use ccci_core::cli::Ctx;
@@ -81,16 +81,22 @@ pub(crate) fn restore(
         ));
     };
     let stack = stack_of(run)?;
-    for s in st.plan.iter().filter(|s| s.enabled) {
+    st.hook_output.clear();
+    let plan = st.plan.clone();
+    for s in plan.iter().filter(|s| s.enabled) {
         if let Some(h) = &s.restore_pre_hook {
-            exec_hook(ctx, &stack, &s.service, "restore pre-hook", h)?;
+            let said = exec_hook(ctx, &stack, &s.service, "restore pre-hook", h)?;
+            st.hook_output
+                .extend(HookOutput::new(&s.service, "restore pre-hook", &said));
         }
     }
     restic_of(st).restore(&snap.snapshot_id)?;
     st.restored = true;
-    for s in st.plan.iter().filter(|s| s.enabled) {
+    for s in plan.iter().filter(|s| s.enabled) {
         if let Some(h) = &s.restore_post_hook {
-            exec_hook(ctx, &stack, &s.service, "restore post-hook", h)?;
+            let said = exec_hook(ctx, &stack, &s.service, "restore post-hook", h)?;
+            st.hook_output
+                .extend(HookOutput::new(&s.service, "restore post-hook", &said));
         }
     }
     run.ledger("backup-restore", json!({"snapshot": snap.snapshot_id}))?;

@@ -249,6 +249,7 @@ pub(crate) fn seed(ctx: &Ctx, run: &RunDir, args: &RepoArgs) -> Result<Vec<Marke
         disturbed: false,
         live: live_volumes,
         restored: false,
+        hook_output: vec![],
     };
     save_state(run, &st)?;
     run.ledger("backup-seed", json!({"markers": markers.len()}))?;

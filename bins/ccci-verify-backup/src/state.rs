@@ -51,6 +51,44 @@ pub(crate) struct BackupState {
     /// check speak for the restore.
     #[serde(default)]
     pub(crate) restored: bool,
+    /// What the restore hooks of the last restore printed, redacted: a hook
+    /// that exits 0 may still have loaded nothing, and its words are then the
+    /// only account of why the data is gone.
+    #[serde(default)]
+    pub(crate) hook_output: Vec<HookOutput>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HookOutput {
+    pub(crate) service: String,
+    /// "restore pre-hook" or "restore post-hook".
+    pub(crate) what: String,
+    pub(crate) output: String,
+}
+
+/// At most this many of a hook's last lines are kept: the error is at the end.
+const HOOK_LINES: usize = 20;
+
+impl HookOutput {
+    pub(crate) fn new(service: &str, what: &str, output: &str) -> Option<HookOutput> {
+        let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.is_empty() {
+            return None;
+        }
+        let keep = &lines[lines.len().saturating_sub(HOOK_LINES)..];
+        Some(HookOutput {
+            service: service.into(),
+            what: what.into(),
+            output: keep.join("\n"),
+        })
+    }
+
+    /// One line per output line, each saying whose hook said it.
+    pub(crate) fn log_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.output
+            .lines()
+            .map(|l| format!("service {} {}: {l}", self.service, self.what))
+    }
 }
 
 pub(crate) fn backup_dir(run: &RunDir) -> PathBuf {

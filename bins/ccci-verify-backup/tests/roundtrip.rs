@@ -479,26 +479,122 @@ fn a_live_volume_with_only_a_file_marker_is_not_provable() {
     w.teardown(&id);
 }
 
+/// A marker hook for the `store` service: the marker is its state, written
+/// and read through the running service as a database's row would be.
+const STORE_MARKER: &str = r#"#!/bin/sh
+set -eu
+c=$(docker ps -q --filter "label=com.docker.swarm.service.name=${CCCI_STACK}_store" | head -n 1)
+[ -n "$c" ] || { echo "store: no running container" >&2; exit 1; }
+set_state() {
+    docker exec "$c" /bin/sh -c "echo 'rows: $1' > /var/lib/store/dump && touch /var/lib/store/reload"
+    for _ in $(seq 50); do
+        [ "$(docker exec "$c" head -n 1 /var/lib/store/data)" = "rows: $1" ] && return 0
+        sleep 0.1
+    done
+    echo "store: state did not become $1" >&2; exit 1
+}
+case "$1" in
+seed) set_state "$CCCI_MARKER" ;;
+remove) set_state removed ;;
+check)
+    got=$(docker exec "$c" head -n 1 /var/lib/store/data)
+    [ "$got" = "rows: $CCCI_MARKER" ] || { echo "store: state is '$got'" >&2; exit 1; }
+    ;;
+esac
+"#;
+
+const STORE_HOOKS: &str = "        backupbot.backup.pre-hook: \"/bin/sh /srv/store.sh dump\"\n        backupbot.restore.post-hook: \"/bin/sh /srv/store.sh load\"\n";
+
+impl World {
+    /// `--marker-hook` for the db and for the store (its hook written here).
+    fn store_hooks(&self) -> Vec<String> {
+        let path = self.repo.path.parent().unwrap().join("store-marker");
+        std::fs::write(&path, STORE_MARKER).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        vec![
+            "--marker-hook".into(),
+            self.hook.clone(),
+            "--marker-hook".into(),
+            format!("store={}", path.display()),
+        ]
+    }
+}
+
 #[test]
-fn a_live_volume_with_a_dump_and_restore_hook_pair_is_proven() {
+fn a_live_volume_with_a_dump_and_restore_hook_pair_needs_a_marker_hook() {
     let w = World::new("bk-livehooks");
-    with_store(
-        &w,
-        "        backupbot.backup.pre-hook: \"/bin/sh /srv/store.sh dump\"\n        backupbot.restore.post-hook: \"/bin/sh /srv/store.sh load\"\n",
-    );
+    with_store(&w, STORE_HOOKS);
     let id = w.deployed("0.3.0+1.1");
+    // The hook pair alone: the marker file beside the live data comes back
+    // whether or not the restore hook loaded anything, so it proves nothing.
     let r = w.verify(&["--json", "roundtrip", &id, "--marker-hook", &w.hook]);
+    r.assert_code(1);
+    let v = r.json();
+    assert_eq!(
+        v["not_provable"],
+        serde_json::json!(["service store volume store"]),
+        "{v}"
+    );
+    let marker = row(&v, "store", "store")["marker"].as_str().unwrap();
+    assert!(
+        marker.contains("only a marker hook that writes and reads through the service"),
+        "{marker}"
+    );
+    // With a marker hook that reads the service's own state, the same
+    // recipe is proven.
+    let mut args = vec!["--json".to_string(), "roundtrip".into(), id.clone()];
+    args.extend(w.store_hooks());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = w.verify(&args);
     r.assert_code(0);
     let v = r.json();
-    assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(row(&v, "store", "store")["marker"], "restored", "{v}");
-    // It was seen to be live, and the hook pair is what made it provable.
+    assert_eq!(
+        row(&v, "store", "store")["marker"],
+        "restored (recipe hook)",
+        "{v}"
+    );
+    w.teardown(&id);
+}
+
+#[test]
+fn a_restore_hook_that_loads_nothing_is_data_lost_not_green() {
+    // The restore post-hook exits 0 and loads nothing (as `gunzip | psql` does
+    // when the dump is not where it looks): the files all came back, the
+    // service's data did not.
+    let w = World::new("bk-loadsnothing");
+    with_store(
+        &w,
+        &STORE_HOOKS.replace(
+            "/bin/sh /srv/store.sh load",
+            "gunzip -c /var/lib/store/dump.gz | cat >/dev/null",
+        ),
+    );
+    let id = w.deployed("0.3.0+1.1");
+    let mut args = vec!["--json".to_string(), "roundtrip".into(), id.clone()];
+    args.extend(w.store_hooks());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = w.verify(&args);
+    r.assert_code(1);
+    let v = r.json();
+    assert_eq!(
+        v["lost"],
+        serde_json::json!(["service store volume store"]),
+        "{v}"
+    );
     assert!(
-        v["live"]
-            .as_array()
+        row(&v, "store", "store")["marker"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|e| e["service"] == "store" && e["volume"] == "store"),
+            .starts_with("MISSING (recipe hook: store: state is 'rows: removed'"),
+        "{v}"
+    );
+    // What the restore hook said is carried with the red verdict.
+    assert_eq!(
+        v["logs"],
+        serde_json::json!([
+            "service store restore post-hook: gunzip: /var/lib/store/dump.gz: No such file or directory"
+        ]),
         "{v}"
     );
     w.teardown(&id);
