@@ -296,7 +296,7 @@ fn code_from_results(state_dir: &Path, run_id: &str) -> i32 {
         .join(ccci_core::results::FILE);
     match state::read_json_opt::<Results>(&p) {
         Ok(Some(r)) => match r.verdict {
-            Verdict::Green => 0,
+            Verdict::Green | Verdict::Partial => 0,
             Verdict::Red => 1,
             Verdict::Error | Verdict::Interrupted => exit::TEMPFAIL,
         },

@@ -13,6 +13,7 @@ pub mod teardown;
 pub mod warm;
 
 mod cmd;
+mod env_args;
 
 use anyhow::Result;
 use app::{Health, HealthKind};
@@ -173,9 +174,13 @@ struct NewArgs {
     /// What started the run
     #[arg(long, value_enum, default_value_t = ccci_core::results::Trigger::Manual)]
     trigger: ccci_core::results::Trigger,
-    /// Extra app env settings, KEY=VALUE (repeatable)
+    /// Extra app env settings, KEY=VALUE (repeatable); the value is literal
+    /// text and may use {domain}, {stack} and {dep.RECIPE.domain}
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// The domain of a dependency app, for {dep.RECIPE.domain} (repeatable)
+    #[arg(long = "dep-domain", value_name = "RECIPE=DOMAIN")]
+    dep_domain: Vec<String>,
     /// Executable printing secrets marked generate=false (args: NAME VERSION)
     #[arg(long, value_name = "PATH")]
     secret_hook: Option<String>,
@@ -265,6 +270,13 @@ struct UpgradeArgs {
     /// Convergence timeout in seconds
     #[arg(long)]
     timeout: Option<u64>,
+    /// App env to set before the new release is deployed, KEY=VALUE
+    /// (repeatable; literal text, may use {domain}, {stack}, {dep.RECIPE.domain})
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The domain of a dependency app, for {dep.RECIPE.domain} (repeatable)
+    #[arg(long = "dep-domain", value_name = "RECIPE=DOMAIN")]
+    dep_domain: Vec<String>,
 }
 
 #[derive(Args, Debug)]

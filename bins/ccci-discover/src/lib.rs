@@ -195,6 +195,17 @@ fn build(recipes: &Path, a: &PlanArgs, settings: Settings, repo: &Path) -> Resul
         &mut warnings,
     )?;
 
+    let mut pre_deploy = vec![];
+    for (dir, id) in [(&generic, GENERIC), (&own, a.recipe.as_str())] {
+        if let Some(h) = scan::hook(
+            &dir.join("hooks/pre-deploy"),
+            format!("{id}/hooks/pre-deploy"),
+            timeout,
+            &mut warnings,
+        ) {
+            pre_deploy.push(h);
+        }
+    }
     let mut tiers = vec![];
     for tier in TIERS {
         let mut hooks = vec![];
@@ -279,6 +290,7 @@ fn build(recipes: &Path, a: &PlanArgs, settings: Settings, repo: &Path) -> Resul
         previous: previous.map(|p| p.tag),
         approved: settings.approved,
         settings,
+        pre_deploy,
         tiers,
         warnings,
     })

@@ -59,17 +59,28 @@ impl Runner {
                 self.recipes.join(&p.recipe).display().to_string(),
             ),
             ("CCCI_MARKER_HOOKS", marker_hooks.join(",")),
+            // For pre-deploy hooks: the app env the next deploy reads, and
+            // the recipe checkout it deploys from.
+            ("CCCI_APP_ENV", self.run.env_path().display().to_string()),
+            (
+                "CCCI_RECIPE_DIR",
+                self.run.recipe_dir().display().to_string(),
+            ),
         ];
         for (k, v) in set {
             self.vars.insert(k.into(), v);
         }
-        self.apps.push(AppRef {
-            role: Role::App,
-            recipe: p.recipe.clone(),
-            run_id: self.run.id.clone(),
-            domain,
-            stack,
-        });
+        // The app is listed first, before the dependencies made for it.
+        self.apps.insert(
+            0,
+            AppRef {
+                role: Role::App,
+                recipe: p.recipe.clone(),
+                run_id: self.run.id.clone(),
+                domain,
+                stack,
+            },
+        );
         Ok(())
     }
 

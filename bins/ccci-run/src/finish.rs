@@ -60,6 +60,9 @@ impl Runner {
     /// Always: the dependencies, then the app. Not interruptible: a second
     /// signal must not leave half a stack behind.
     pub(crate) fn teardown(&mut self) -> Teardown {
+        if let Some(kept) = self.keep_for_probing() {
+            return kept;
+        }
         let never = Arc::new(AtomicBool::new(false));
         let saved = std::mem::replace(&mut self.stop, never);
         let mut runs: Vec<String> = self.deps.iter().map(|d| d.id.clone()).collect();
@@ -113,6 +116,43 @@ impl Runner {
         }
     }
 
+    /// `--keep-app` on a red run: record every app of the run as kept (the
+    /// reaper leaves it, `ccci-deploy status` says so) instead of tearing it
+    /// down. An interrupted run or one that created nothing is torn down.
+    fn keep_for_probing(&mut self) -> Option<Teardown> {
+        let red = self.tiers.iter().find(|t| t.status == Status::Fail)?;
+        if !self.request.keep_app || !self.app_created || self.abort.is_some() {
+            return None;
+        }
+        let kept = ccci_core::rundir::Kept {
+            schema: 1,
+            since: ids::now_rfc3339(),
+            reason: format!("{} {}: {}", red.name, red.status.as_str(), red.summary),
+        };
+        for run in self.deps.iter().chain(std::iter::once(&self.run)) {
+            if let Err(e) = state::write_json(&run.kept_path(), &kept) {
+                // Unrecorded, the reaper would take it: tear down after all.
+                log::warn(&format!("cannot record {} as kept: {e:#}", run.id));
+                return None;
+            }
+            let _ = run.ledger("kept", json!({"reason": kept.reason}));
+        }
+        let summary = format!(
+            "left up for probing (--keep-app): `ccci-deploy status {0}` shows it, `ccci-deploy teardown {0}` removes it{1}",
+            self.run.id,
+            match self.deps.len() {
+                0 => String::new(),
+                n => format!(" (and its {n} dependency app(s), each by its own run id)"),
+            }
+        );
+        log::info(&format!("teardown: kept - {summary}"));
+        Some(Teardown {
+            status: TeardownStatus::Kept,
+            summary,
+            log: "logs/teardown.log".into(),
+        })
+    }
+
     pub(crate) fn finish(
         mut self,
         ctx: &ccci_core::cli::Ctx,
@@ -129,12 +169,21 @@ impl Runner {
         });
         let level = results::level(&self.tiers);
         let green = results::green(&self.tiers, &teardown);
+        let partial = self.request.tiers.is_partial();
+        // A partial run passes when every tier it ran did; it is never green.
+        let ran_clean = self
+            .tiers
+            .iter()
+            .filter(|t| self.request.tiers.has(&t.name))
+            .all(|t| t.status.climbed())
+            && teardown.status == TeardownStatus::Clean;
         let (verdict, code) = match &self.abort {
             Some(Abort::Interrupted) => (Verdict::Interrupted, exit::TEMPFAIL),
             Some(Abort::Trouble(_)) => (Verdict::Error, exit::TEMPFAIL),
             Some(Abort::Bug(_)) => (Verdict::Error, exit::BUG),
             None if teardown.status == TeardownStatus::Error => (Verdict::Error, exit::TEMPFAIL),
-            None if green => (Verdict::Green, exit::OK),
+            None if partial && ran_clean => (Verdict::Partial, exit::OK),
+            None if green && !partial => (Verdict::Green, exit::OK),
             None => (Verdict::Red, exit::NO),
         };
         let total = started.elapsed();
@@ -177,6 +226,7 @@ impl Runner {
             teardown,
             level,
             verdict,
+            left_out: self.request.tiers.left_out(),
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -43,17 +43,35 @@ impl Runner {
         self.abort.is_some()
     }
 
+    /// A tier a partial run left out: `skip`, saying so. True when it was.
+    fn left_out(&mut self, name: &str) -> bool {
+        if self.request.tiers.has(name) {
+            return false;
+        }
+        let why = format!(
+            "left out: a partial run of {} (--tiers)",
+            self.request.tiers.describe()
+        );
+        self.push(name, Status::Skip, why, Instant::now(), vec![]);
+        true
+    }
+
     fn tiers_in_order(&mut self) -> Result<()> {
         self.progress("install");
         self.install()?;
         if self.interrupted() {
             return Ok(());
         }
-        self.progress("upgrade");
-        self.upgrade()?;
+        if !self.left_out("upgrade") {
+            self.progress("upgrade");
+            self.upgrade()?;
+        }
         for name in ["backup", "restore", "custom"] {
             if self.interrupted() {
                 return Ok(());
+            }
+            if self.left_out(name) {
+                continue;
             }
             self.progress(name);
             let t0 = Instant::now();
@@ -73,6 +91,9 @@ impl Runner {
             self.push(name, st, summary, t0, tests);
         }
         if self.interrupted() {
+            return Ok(());
+        }
+        if self.left_out("lint") {
             return Ok(());
         }
         // Lint reads the recipe, not the app: it runs whatever happened above.
@@ -183,8 +204,18 @@ impl Runner {
         if let Some(pr) = self.request.pr {
             args.extend(["--pr".into(), pr.to_string()]);
         }
+        // Dependencies come first: the app's env may name their domains.
+        self.dependencies()?;
+        if self.abort.is_some() {
+            return Ok(());
+        }
         for (k, v) in &s.env {
             args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        args.extend(self.dep_domain_args());
+        if let Some(h) = &s.secret_hook {
+            let hook = self.recipes.join(&p.recipe).join(h);
+            args.extend(["--secret-hook".into(), hook.display().to_string()]);
         }
         // The recipe's health settings, typed on both ends (one type, in core).
         args.extend(["--health".into(), serde_json::to_string(&s.health)?]);
@@ -208,7 +239,16 @@ impl Runner {
         }
         self.app_created = true;
         self.context_vars()?;
-        self.dependencies()?;
+        if let Some(h) = self.pre_deploy()? {
+            self.push(
+                "install",
+                Status::Fail,
+                format!("pre-deploy hook {} {}: {}", h.id, h.outcome, h.summary),
+                t0,
+                vec![h],
+            );
+            return Ok(());
+        }
         if self.abort.is_some() {
             return Ok(());
         }
@@ -309,20 +349,22 @@ impl Runner {
             return Ok(());
         }
         let id = self.run.id.clone();
-        let Some((ok, verdict)) = self.tool(
-            "ccci-deploy",
-            &[
-                "upgrade".into(),
-                id,
-                "--ref".into(),
-                p.r#ref.clone(),
-                // The plan's commit is the run's identity.
-                "--expect-sha".into(),
-                p.head_sha.clone(),
-            ],
-            "logs/upgrade.log",
-        )?
-        else {
+        let mut args: Vec<String> = vec![
+            "upgrade".into(),
+            id,
+            "--ref".into(),
+            p.r#ref.clone(),
+            // The plan's commit is the run's identity.
+            "--expect-sha".into(),
+            p.head_sha.clone(),
+        ];
+        for (k, v) in &p.settings.upgrade_env {
+            args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        if !p.settings.upgrade_env.is_empty() {
+            args.extend(self.dep_domain_args());
+        }
+        let Some((ok, verdict)) = self.tool("ccci-deploy", &args, "logs/upgrade.log")? else {
             return Ok(());
         };
         if !ok {
@@ -371,6 +413,35 @@ impl Runner {
             tests,
         );
         Ok(())
+    }
+
+    /// The `hooks/pre-deploy` steps, once, between creating the app and its
+    /// first deploy. The first that does not pass is returned (the install is
+    /// red and nothing is deployed).
+    fn pre_deploy(&mut self) -> Result<Option<TestResult>> {
+        let steps = self.plan.pre_deploy.clone();
+        for h in &steps {
+            let r = tier::step(&self.env(), "install", h)?;
+            self.child_time += Duration::from_secs_f64(r.duration_s);
+            if r.outcome != Outcome::Pass {
+                if r.outcome == Outcome::Interrupted {
+                    self.abort = Some(Abort::Interrupted);
+                }
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `--dep-domain RECIPE=DOMAIN` for every dependency of the run (an empty
+    /// domain when it could not be created: a placeholder naming it then
+    /// fails with that reason).
+    fn dep_domain_args(&self) -> Vec<String> {
+        self.apps
+            .iter()
+            .filter(|a| a.role == ccci_core::results::Role::Dependency)
+            .flat_map(|a| ["--dep-domain".into(), format!("{}={}", a.recipe, a.domain)])
+            .collect()
     }
 
     /// After a failed upgrade: is the app healthy again (on whatever spec swarm

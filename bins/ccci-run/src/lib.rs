@@ -16,6 +16,7 @@ mod finish;
 mod ladder;
 mod report;
 mod runner;
+mod selection;
 mod setup;
 
 use ccci_core::results::Trigger;
@@ -37,7 +38,8 @@ or interrupted (SIGTERM/SIGINT: the run stops, tears down, and says so).",
     after_help = "Examples:\n  \
 ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1\n  \
 ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1 --trigger sweep --keep-volumes\n  \
-ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref fix-healthcheck --pr 12 --quick"
+ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref fix-healthcheck --pr 12 --quick\n  \
+ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref main --tiers custom --keep-app"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -71,6 +73,21 @@ pub struct Cli {
     /// the canonical app's data, then upgrade to the ref (never promotes)
     #[arg(long, env = "CCCI_RUN_QUICK")]
     quick: bool,
+    /// Run only these tiers and what they need (install always; restore
+    /// brings backup). Without upgrade the app is installed at the ref itself.
+    /// The run is partial: never green, never promoted
+    #[arg(
+        long,
+        env = "CCCI_RUN_TIERS",
+        value_delimiter = ',',
+        value_name = "TIER,..."
+    )]
+    tiers: Vec<String>,
+    /// When the run is red, leave its apps up for probing by hand (recorded;
+    /// the reaper leaves them until `ccci-deploy teardown RUN`). Refused for
+    /// sweep runs
+    #[arg(long)]
+    keep_app: bool,
 }
 
 /// The command line, for generated man pages and shell completions.

@@ -48,6 +48,9 @@ pub fn table(r: &Results, run_dir: &Path) {
     for w in &r.warnings {
         println!("warning: {w}");
     }
+    if !r.left_out.is_empty() {
+        println!("partial: left out {}", r.left_out.join(", "));
+    }
     println!(
         "level L{} ({}), {} app{} deployed, {:.1} s",
         r.level,

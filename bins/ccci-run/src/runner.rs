@@ -46,6 +46,10 @@ pub(crate) struct RunRequest {
     pub(crate) quick: bool,
     /// When the run is green, keep the app's volumes and secrets after teardown.
     pub(crate) keep_volumes: bool,
+    /// The tiers to run (`--tiers`); all of them unless the run is partial.
+    pub(crate) tiers: crate::selection::Selection,
+    /// When the run is red, leave its apps up for probing.
+    pub(crate) keep_app: bool,
 }
 
 pub(crate) struct Runner {

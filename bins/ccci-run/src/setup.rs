@@ -35,6 +35,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     } else {
         None
     };
+    let selection = crate::selection::Selection::parse(&cli.tiers)?;
+    if cli.keep_app && cli.trigger == ccci_core::results::Trigger::Sweep {
+        return Err(exit::usage(
+            "--keep-app is refused for sweep runs: a sweep leaves nothing up",
+        ));
+    }
     ctx.docker.check_swarm_manager()?;
     let stop = signals::install()?;
     let run_id = match &cli.run_id {
@@ -113,6 +119,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         // plan.json says what the run did, as results.json will.
         state::write_json(&run.file("plan.json"), &plan)?;
     }
+    if selection.is_partial() && !selection.has("upgrade") && plan.previous.is_some() {
+        // No upgrade: the app is the ref under test from the start.
+        plan.previous = None;
+        state::write_json(&run.file("plan.json"), &plan)?;
+    }
     let mut r = Runner {
         state_dir: state_dir.clone(),
         dep_locks: vec![],
@@ -122,7 +133,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         bin_dir,
         vars,
         stop,
-        request: RunRequest::from_cli(&cli),
+        request: RunRequest::from_cli(&cli, selection),
         tiers: vec![],
         apps: vec![],
         deps: vec![],
@@ -151,12 +162,14 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 impl RunRequest {
     /// Taken once, here: the runner never holds the `Cli` itself.
-    fn from_cli(cli: &Cli) -> Self {
+    fn from_cli(cli: &Cli, tiers: crate::selection::Selection) -> Self {
         RunRequest {
             trigger: cli.trigger,
             pr: cli.pr,
             quick: cli.quick,
             keep_volumes: cli.keep_volumes,
+            tiers,
+            keep_app: cli.keep_app,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod labels;
 pub mod log;
 pub mod notify;
+pub mod placeholders;
 pub mod plan;
 pub mod proc;
 pub mod queue;

@@ -25,6 +25,10 @@ pub struct Plan {
     /// The recipe may run tests its own pull requests carry.
     pub approved: bool,
     pub settings: crate::settings::Settings,
+    /// `hooks/pre-deploy`, generic then the recipe's: run once, after the app
+    /// is created and before its first deploy (they may edit the app env).
+    #[serde(default)]
+    pub pre_deploy: Vec<Step>,
     pub tiers: Vec<TierPlan>,
     /// Said loudly when the plan is made (deprecated folders, denied PR tests).
     pub warnings: Vec<String>,

@@ -53,6 +53,9 @@ word_enum! {
         /// ccci or the infrastructure failed.
         Error = "error",
         Interrupted = "interrupted",
+        /// A run of some tiers only (`ccci-run --tiers`) whose tiers passed:
+        /// never green, never promoted.
+        Partial = "partial",
     }
 }
 
@@ -71,7 +74,14 @@ word_enum! {
 
 word_enum! {
     /// What teardown found when it was done.
-    TeardownStatus { Clean = "clean", Leftovers = "leftovers", Error = "error", NotRun = "not-run" }
+    TeardownStatus {
+        Clean = "clean",
+        Leftovers = "leftovers",
+        Error = "error",
+        NotRun = "not-run",
+        /// A red run left up for probing by hand (`ccci-run --keep-app`).
+        Kept = "kept",
+    }
 }
 
 word_enum! {
@@ -135,6 +145,9 @@ pub struct Results {
     pub teardown: Teardown,
     pub level: u8,
     pub verdict: Verdict,
+    /// The tiers a partial run (`--tiers`) left out; empty for a whole run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,

@@ -94,6 +94,17 @@ pub struct Retained {
     pub since: String,
 }
 
+/// A red run's apps left up for probing by hand (`ccci-run --keep-app`), in
+/// `<run>/kept.json` until `ccci-deploy teardown` removes them: the reaper
+/// leaves such a run alone and `ccci-deploy status` says so.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Kept {
+    pub schema: u32,
+    pub since: String,
+    /// Why: the run's first red tier, in one line.
+    pub reason: String,
+}
+
 /// Run ids are safe as one path component: letters, digits, `-`, `_`, `.`.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -216,6 +227,15 @@ impl RunDir {
     }
     pub fn retained_path(&self) -> PathBuf {
         self.file("retained.json")
+    }
+
+    pub fn kept_path(&self) -> PathBuf {
+        self.file("kept.json")
+    }
+
+    /// Whether the run's apps are left up for probing.
+    pub fn kept(&self) -> Result<Option<Kept>> {
+        crate::state::read_json_opt(&self.kept_path())
     }
 
     /// What the run keeps after teardown, if anything.

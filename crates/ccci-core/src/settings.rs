@@ -9,7 +9,9 @@
 //!   "health": {"kind": "http", "service": "app", "path": "/", "codes": [200],
 //!              "start_window": 120, "max_restarts": 5},
 //!   "timeouts": {"deploy": 300, "test": 300},
-//!   "env": {"LOG_LEVEL": "debug"},
+//!   "env": {"LOG_LEVEL": "debug", "MAIL_FROM": "noreply@{domain}"},
+//!   "upgrade_env": {"COMPOSE_FILE": "compose.yml:compose.smtp.yml"},
+//!   "secret_hook": "hooks/secret",
 //!   "marker_hooks": {"db": "hooks/backup-marker"},
 //!   "dependencies": [{"recipe": "keycloak", "repo": "...", "ref": "...", "tests": ["custom/sso-login"]}]
 //! }
@@ -55,9 +57,19 @@ pub struct Settings {
     pub health: HealthSettings,
     #[serde(default)]
     pub timeouts: Timeouts,
-    /// Extra app env, set on top of `.env.sample`.
+    /// Extra app env, set on top of `.env.sample` when the app is created.
+    /// Values may use the run's names (`crate::placeholders`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// App env set only at the upgrade, before the new release is deployed
+    /// (a release that adds a compose file needs it in `COMPOSE_FILE` then,
+    /// and not before).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upgrade_env: BTreeMap<String, String>,
+    /// Executable printing the secrets the recipe marks `generate=false`,
+    /// relative to the recipe's test directory (`ccci-deploy new --secret-hook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hook: Option<String>,
     /// Data-marker hooks by service, relative to the recipe's test directory
     /// (see `ccci-verify-backup --marker-hook`).
     #[serde(default)]
@@ -123,6 +135,8 @@ impl Settings {
             health: HealthSettings::default(),
             timeouts: Timeouts::default(),
             env: BTreeMap::new(),
+            upgrade_env: BTreeMap::new(),
+            secret_hook: None,
             marker_hooks: BTreeMap::new(),
             dependencies: vec![],
         }
@@ -157,12 +171,24 @@ impl Settings {
         if self.timeouts.test == 0 || self.timeouts.deploy == Some(0) {
             anyhow::bail!("timeouts must be at least 1 second");
         }
-        for k in self.env.keys() {
-            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                anyhow::bail!("env key {k:?} is not a variable name");
+        let deps: Vec<&str> = self
+            .dependencies
+            .iter()
+            .map(|d| d.recipe.as_str())
+            .collect();
+        check_env("env", &self.env, &deps)?;
+        check_env("upgrade_env", &self.upgrade_env, &deps)?;
+        if let Some(h) = &self.secret_hook {
+            let p = Path::new(h);
+            if h.is_empty() || p.is_absolute() || p.components().any(|c| c.as_os_str() == "..") {
+                anyhow::bail!(
+                    "secret_hook {h:?} must be a path inside the recipe's test directory"
+                );
             }
         }
         for d in &self.dependencies {
+            // A dependency's own settings name its own app: no dependencies of its own.
+            check_env(&format!("dependency {} env", d.recipe), &d.env, &[])?;
             if !valid_recipe_name(&d.recipe) {
                 anyhow::bail!("dependency recipe {:?} is not a recipe name", d.recipe);
             }
@@ -174,6 +200,21 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Keys are variable names; placeholders in values are ones a run can fill.
+fn check_env(what: &str, env: &BTreeMap<String, String>, deps: &[&str]) -> Result<()> {
+    for (k, v) in env {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            anyhow::bail!("{what} key {k:?} is not a variable name");
+        }
+        for n in crate::placeholders::names(v) {
+            if let Err(why) = crate::placeholders::check_name(n, deps) {
+                anyhow::bail!("{what} {k}: {why}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Recipe names are safe as a path component and a stack-name prefix (the one
@@ -275,6 +316,9 @@ mod tests {
             r#"{"schema":2}"#,
             r#"{"schema":1,"health":{"kind":"udp"}}"#,
             r#"{"schema":1,"timeouts":{"test":0}}"#,
+            r#"{"schema":1,"env":{"MAIL":"x@{domian}"}}"#,
+            r#"{"schema":1,"upgrade_env":{"ISS":"https://{dep.sso.domain}/"}}"#,
+            r#"{"schema":1,"secret_hook":"../outside"}"#,
             r#"{"schema":1,"dependencies":[{"recipe":"k","repo":"r","ref":"x","tests":["nope"]}]}"#,
             "not json",
         ] {

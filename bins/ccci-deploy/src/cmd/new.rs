@@ -7,21 +7,13 @@ use crate::{apply_health, print_json};
 use crate::{ownership, recipe, secrets, warm};
 use anyhow::Result;
 use ccci_core::cli::Ctx;
-use ccci_core::envfile::EnvFile;
 use ccci_core::rundir::{Request, RunDir};
 use ccci_core::{exit, git, ids, log, state};
 use serde_json::json;
 
 pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     ccci_core::recipe_name::RecipeName::parse(&a.recipe)?;
-    let mut overrides = vec![];
-    for kv in &a.env {
-        let parsed = EnvFile::parse(kv, "--env")?;
-        if parsed.entries.len() != 1 {
-            return Err(exit::usage(format!("--env {kv:?} is not KEY=VALUE")));
-        }
-        overrides.push(parsed.entries[0].clone());
-    }
+    let overrides = crate::env_args::EnvArgs::parse(&a.env, &a.dep_domain)?;
     if let Some(h) = &a.secret_hook
         && !std::path::Path::new(h).is_file()
     {
@@ -72,6 +64,7 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         &ctx.cfg.base_domain,
     );
     let stack = app::stack_for(&domain);
+    let overrides = overrides.expanded(&domain, &stack)?;
     let app = App {
         schema: app::SCHEMA,
         run_id: run_id.clone(),
@@ -136,8 +129,8 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     };
     env.set("TYPE", &a.recipe);
     env.set("DOMAIN", &domain);
-    for o in overrides {
-        env.set(&o.key, &o.value);
+    for (k, v) in &overrides {
+        env.set(k, v);
     }
     run.write_private("app.env", env.render().as_bytes())?;
 

@@ -55,6 +55,11 @@ pub(crate) fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
             format!("kept: canonical app of {recipe}")
         } else if dir.is_dir() && state::Lock::is_held(&run.lock_path())? {
             "kept: run is alive".to_string()
+        } else if let Some(k) = dir.is_dir().then(|| run.kept()).transpose()?.flatten() {
+            format!(
+                "kept: left up for probing since {} ({}); `ccci-deploy teardown {run_id}` removes it",
+                k.since, k.reason
+            )
         } else if dir.is_dir() && last_activity_secs_ago(&run).is_some_and(|s| s < a.grace) {
             format!("kept: active within the last {} s", a.grace)
         } else if a.dry_run {

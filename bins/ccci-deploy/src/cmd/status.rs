@@ -44,6 +44,7 @@ pub(crate) fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
             format!("{what}, not the ref last deployed (rolled back or paused)")
         }
     });
+    let kept = run.kept()?;
     if ctx.json {
         print_json(
             "ok",
@@ -58,7 +59,7 @@ pub(crate) fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
                 "app": app, "services": snap.services.len(), "pending": pending, "failure": failure,
                 "running_version": running.as_ref().map(|r| &r.0),
                 "running_chaos_version": running.as_ref().map(|r| &r.1),
-                "running": running_text,
+                "running": running_text, "kept": kept,
             }),
         );
     } else {
@@ -78,6 +79,12 @@ pub(crate) fn cmd_status(ctx: &Ctx, a: RunArg) -> Result<i32> {
         }
         if let Some(f) = &failure {
             println!("failure  {f}");
+        }
+        if let Some(k) = &kept {
+            println!(
+                "kept     for probing since {} ({}); `ccci-deploy teardown {}` removes it",
+                k.since, k.reason, app.run_id
+            );
         }
     }
     Ok(exit::OK)

@@ -42,6 +42,11 @@ pub(crate) fn cmd_teardown(ctx: &Ctx, a: TeardownArgs) -> Result<i32> {
         keep,
     )?;
     if report.leftovers.is_empty() {
+        // Torn down on purpose: no longer kept for probing (if it was).
+        match std::fs::remove_file(run.kept_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
         if keep.is_empty() {
             if retained.is_some() {
                 std::fs::remove_file(run.retained_path())?;

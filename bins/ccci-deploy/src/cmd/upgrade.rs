@@ -7,10 +7,12 @@ use crate::app::App;
 use crate::open_run;
 use anyhow::Result;
 use ccci_core::cli::Ctx;
+use ccci_core::envfile::EnvFile;
 use ccci_core::exit;
 use serde_json::json;
 
 pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
+    let overrides = crate::env_args::EnvArgs::parse(&a.env, &a.dep_domain)?;
     let run = open_run(ctx, &a.run)?;
     let _lock = run.lock()?;
     let mut app = App::load(&run)?;
@@ -20,6 +22,19 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
             run.id
         )));
     };
+    if !overrides.is_empty() {
+        // Set before the new release's sample fills in what it adds: these
+        // are the operator's choices for the upgrade, which the sample's
+        // defaults must not replace.
+        let set = overrides.expanded(&app.domain, &app.stack)?;
+        let mut env = EnvFile::read(&run.env_path())?;
+        for (k, v) in &set {
+            env.set(k, v);
+        }
+        run.write_private("app.env", env.render().as_bytes())?;
+        let keys: Vec<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
+        run.ledger("upgrade-env", json!({"keys": keys}))?;
+    }
     let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref, a.expect_sha.as_deref()) {
         Ok(r) => r,
         Err(e) => {

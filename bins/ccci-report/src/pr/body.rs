@@ -66,6 +66,7 @@ pub fn finish(
         Verdict::Red => "red",
         Verdict::Error => "error (ccci or the CI host failed, not the recipe)",
         Verdict::Interrupted => "interrupted",
+        Verdict::Partial => "partial (some tiers only; never green)",
     };
     let mut s = format!(
         "{}\n**ccci**: recipe {} at `{}` is **{word}**, level **L{}** (run `{}`, {}).\n\n",
@@ -79,6 +80,12 @@ pub fn finish(
     match &r.previous {
         Some(p) => s.push_str(&format!("Upgraded from {}.\n\n", code(p))),
         None => s.push_str("No previous release to upgrade from.\n\n"),
+    }
+    if !r.left_out.is_empty() {
+        s.push_str(&format!(
+            "A partial run: it left out {}.\n\n",
+            r.left_out.join(", ")
+        ));
     }
     s.push_str("| tier | status | time | summary |\n|---|---|---|---|\n");
     for tier in &r.tiers {
@@ -109,6 +116,8 @@ pub fn finish(
         Verdict::Green => "success",
         Verdict::Red => "failure",
         Verdict::Error | Verdict::Interrupted => "error",
+        // Gitea's own word for "neither success nor failure".
+        Verdict::Partial => "warning",
     };
     let first_red = r
         .tiers
@@ -121,6 +130,7 @@ pub fn finish(
         Verdict::Red => format!("L{} red{first_red}", r.level),
         Verdict::Error => format!("L{} error: the CI host or ccci failed{first_red}", r.level),
         Verdict::Interrupted => format!("L{} interrupted", r.level),
+        Verdict::Partial => format!("partial: left out {}", r.left_out.join(", ")),
     };
     (
         s,

@@ -205,6 +205,7 @@ fn plan_of(r: &Results) -> Plan {
         previous: r.previous.clone(),
         approved: false,
         settings: settings::Settings::unlisted(),
+        pre_deploy: vec![],
         tiers: r
             .tiers
             .iter()
