@@ -147,6 +147,12 @@ let
         defaultText = literalExpression "config.services.ccci.maxParallelRuns";
         description = "How many runs may deploy at once on this host.";
       };
+      min_free_disk_mb = mkOption {
+        type = types.ints.between 0 1073741824;
+        default = cfg.minFreeDiskMb;
+        defaultText = literalExpression "config.services.ccci.minFreeDiskMb";
+        description = "MiB that must be free on Docker's data root before a deploy (0: no check).";
+      };
       recipes_dir = mkOption {
         type = types.pathWith { absolute = true; };
         default = "${recipesDir}";
@@ -496,6 +502,16 @@ in
       type = types.ints.between 1 1000;
       default = 1;
       description = "How many runs may deploy at once on this host.";
+    };
+
+    minFreeDiskMb = mkOption {
+      type = types.ints.between 0 1073741824;
+      default = 2048;
+      description = ''
+        MiB that must be free on Docker's data root before a deploy, or the deploy
+        is refused as temporary trouble (an upgrade briefly holds both releases'
+        images). 0: no check.
+      '';
     };
 
     runMaxRuntime = mkOption {

@@ -28,6 +28,7 @@ let
       lib.genAttrs [
         "probeImage"
         "maxParallelRuns"
+        "minFreeDiskMb"
         "runMaxRuntime"
         "gitea"
         "bridge"
@@ -175,6 +176,7 @@ let
         "bridge"
         "docker_context"
         "max_parallel_runs"
+        "min_free_disk_mb"
         "probe_image"
         "recipes_dir"
         "state_dir"
@@ -478,6 +480,25 @@ let
             settings.state_dir = "var/lib/ccci";
           };
         }).config.services.ccci.settings.state_dir;
+    min-free-disk-default-and-zero =
+      (settingsOf default).min_free_disk_mb or null == 2048
+      && (settingsOf (eval {
+        services.ccci = {
+          enable = true;
+          probeImage = "busybox:1.36";
+          minFreeDiskMb = 0;
+        };
+      })).min_free_disk_mb or null == 0;
+    # A size in bytes (2 GiB) is a unit mix-up: the key is in MiB.
+    refuses-min-free-disk-in-bytes =
+      refused
+        (eval {
+          services.ccci = {
+            enable = true;
+            probeImage = "busybox:1.36";
+            minFreeDiskMb = 2147483648;
+          };
+        }).config.services.ccci.settings.min_free_disk_mb;
     refuses-bad-launcher =
       refused
         (eval {

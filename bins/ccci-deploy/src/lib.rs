@@ -13,6 +13,7 @@ pub mod teardown;
 pub mod warm;
 
 mod cmd;
+mod infra;
 mod env_args;
 
 use anyhow::Result;
@@ -181,6 +182,11 @@ struct NewArgs {
     /// The domain of a dependency app, for {dep.RECIPE.domain} (repeatable)
     #[arg(long = "dep-domain", value_name = "RECIPE=DOMAIN")]
     dep_domain: Vec<String>,
+    /// A CI compose overlay to layer after the recipe's compose files
+    /// (repeatable); `install-*.yml` applies only to the first deploy,
+    /// `upgrade-*.yml` only to upgrades, any other name to both
+    #[arg(long = "overlay", value_name = "FILE")]
+    overlays: Vec<std::path::PathBuf>,
     /// Executable printing secrets marked generate=false (args: NAME VERSION)
     #[arg(long, value_name = "PATH")]
     secret_hook: Option<String>,

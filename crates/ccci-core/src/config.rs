@@ -23,6 +23,9 @@ pub struct Config {
     pub probe_image: String,
     /// How many runs may hold a deploy slot at once on this host.
     pub max_parallel_runs: u32,
+    /// MiB that must be free on Docker's data root before a deploy (0: no
+    /// check): an upgrade briefly holds both releases' images.
+    pub min_free_disk_mb: u64,
     /// Per-recipe settings and test suites (`recipes/` of the source tree).
     pub recipes_dir: PathBuf,
     /// The Gitea (or Forgejo) server's `ROOT_URL`, where pull requests live.
@@ -96,6 +99,7 @@ impl Default for Config {
             docker_context: String::new(),
             probe_image: "127.0.0.1:5000/ccci/busybox:1.0".into(),
             max_parallel_runs: 1,
+            min_free_disk_mb: 2048,
             recipes_dir: PathBuf::from("/usr/share/ccci/recipes"),
             gitea_url: None,
             public_url: None,
@@ -157,6 +161,11 @@ impl Config {
             cfg.max_parallel_runs = v.parse().map_err(|_| {
                 exit::usage(format!("CCCI_MAX_PARALLEL_RUNS={v:?} is not a number"))
             })?;
+        }
+        if let Ok(v) = std::env::var("CCCI_MIN_FREE_DISK_MB") {
+            cfg.min_free_disk_mb = v
+                .parse()
+                .map_err(|_| exit::usage(format!("CCCI_MIN_FREE_DISK_MB={v:?} is not a number")))?;
         }
         cfg.validate()?;
         Ok(cfg)
@@ -244,6 +253,13 @@ impl Config {
         if self.max_parallel_runs == 0 {
             return Err(exit::usage("max_parallel_runs must be at least 1"));
         }
+        // 1 PiB: a size in bytes (2 GiB is 2147483648) is caught as a unit mix-up.
+        if self.min_free_disk_mb > MAX_MIN_FREE_DISK_MB {
+            return Err(exit::usage(format!(
+                "min_free_disk_mb {} is more than {MAX_MIN_FREE_DISK_MB} MiB (1 PiB): it is in MiB, not bytes",
+                self.min_free_disk_mb
+            )));
+        }
         Ok(())
     }
 
@@ -288,6 +304,9 @@ impl Config {
     }
 }
 
+/// The largest `min_free_disk_mb`, 1 PiB in MiB.
+pub const MAX_MIN_FREE_DISK_MB: u64 = 1 << 30;
+
 /// The key a config fails on (`bridge.poll_interval_s`), found by reading
 /// each key alone; serde's own message names a type, not where it was.
 fn blame(text: &str) -> Option<String> {
@@ -326,6 +345,27 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(exit::code_of(&c.validate().unwrap_err()), exit::USAGE);
+    }
+
+    #[test]
+    fn min_free_disk_mb_is_mib_and_named_when_bad() {
+        assert_eq!(Config::default().min_free_disk_mb, 2048);
+        let c = Config {
+            min_free_disk_mb: 0,
+            ..Config::default()
+        };
+        assert!(c.validate().is_ok(), "0 disables the check");
+        let c = Config {
+            min_free_disk_mb: 2 * 1024 * 1024 * 1024,
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::USAGE);
+        assert!(format!("{e:#}").contains("min_free_disk_mb"), "{e:#}");
+        assert_eq!(
+            blame(r#"{"state_dir":"/x","min_free_disk_mb":"lots"}"#).as_deref(),
+            Some("min_free_disk_mb")
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@ use super::wait::{report_verdict, wait_app};
 use crate::DeployArgs;
 use crate::app::App;
 use crate::converge::Verdict;
-use crate::{health, ownership, recipe, secrets};
+use crate::{health, infra, ownership, recipe, secrets};
 use crate::{open_run, print_json};
 use anyhow::Result;
 use ccci_core::cli::Ctx;
 use ccci_core::docker::Docker;
 use ccci_core::envfile::EnvFile;
+use ccci_core::overlay::Phase;
 use ccci_core::rundir::{Request, RunDir};
 use ccci_core::{exit, ids, state};
 use serde_json::json;
@@ -27,7 +28,14 @@ pub(crate) fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
             (None, None) => state::read_json::<Request>(&run.request_path())?.r#ref,
         },
     };
-    let resolved = match deploy_ref(ctx, &run, &mut app, &r#ref, a.expect_sha.as_deref()) {
+    let resolved = match deploy_ref(
+        ctx,
+        &run,
+        &mut app,
+        &r#ref,
+        a.expect_sha.as_deref(),
+        Phase::Install,
+    ) {
         Ok(r) => r,
         Err(e) => {
             let v = red_verdict(e)?;
@@ -66,18 +74,11 @@ pub(crate) fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
 }
 
 /// Pull every image before deploying, so a missing tag fails fast with the
-/// registry's own words and nothing half-deployed is left.
+/// registry's own words and nothing half-deployed is left; a registry in
+/// trouble is tried again, then exit 75 (infra::pull).
 fn pull_images(docker: &Docker, images: &[String]) -> Result<()> {
     for image in images {
-        if let Err(e) = docker.run(&["pull", "--quiet", image]) {
-            if exit::code_of(&e) == exit::TEMPFAIL {
-                return Err(e.context(format!("cannot pull {image}")));
-            }
-            return Err(exit::no(format!(
-                "cannot pull image {image}: {}",
-                ccci_core::cli::one_line(&e)
-            )));
-        }
+        infra::pull(docker, image)?;
     }
     Ok(())
 }
@@ -90,9 +91,13 @@ pub(crate) fn deploy_ref(
     app: &mut App,
     r#ref: &str,
     expect_sha: Option<&str>,
+    phase: Phase,
 ) -> Result<recipe::Resolved> {
     // No separate reachability check: the first docker call below maps an
     // unreachable engine to exit 75 itself, and `new` checked for a swarm manager.
+    // The disk comes first, before anything is created: an upgrade briefly
+    // needs both releases' images.
+    infra::check_free_disk(&ctx.docker, ctx.cfg.min_free_disk_mb)?;
     let resolved = recipe::resolve(run, r#ref)?;
     expect_commit(&resolved, expect_sha)?;
     let sample = recipe::checkout(run, &resolved)?;
@@ -101,7 +106,20 @@ pub(crate) fn deploy_ref(
     if !added.is_empty() {
         run.write_private("app.env", env.render().as_bytes())?;
     }
-    let mut config = recipe::render(&ctx.docker, run, app, &env)?;
+    let mut config = recipe::render(&ctx.docker, run, app, &env, phase)?;
+    // Which CI overlays this deploy layered: the run says it was adjusted.
+    let overlays: Vec<&str> = app
+        .overlays
+        .iter()
+        .filter(|o| o.phase.applies_to(phase))
+        .map(|o| o.file.as_str())
+        .collect();
+    if !overlays.is_empty() {
+        ccci_core::log::info(&format!(
+            "{phase} deploy with CI overlays: {}",
+            overlays.join(", ")
+        ));
+    }
     // Before anything is created: `docker stack deploy` would adopt anything of
     // the same name in the namespace (rewrite a foreign service with our
     // labels, mount a foreign volume) and hand it all to our teardown. A
@@ -125,7 +143,7 @@ pub(crate) fn deploy_ref(
     app.save(run)?;
     run.ledger(
         "deploy-start",
-        json!({"ref": resolved.r#ref, "sha": resolved.sha, "tag": resolved.tag, "images": images, "env_added": added}),
+        json!({"ref": resolved.r#ref, "sha": resolved.sha, "tag": resolved.tag, "images": images, "env_added": added, "overlays": overlays}),
     )?;
     let rendered = run.rendered_path();
     ctx.docker
