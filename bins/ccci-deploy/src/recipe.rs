@@ -5,6 +5,7 @@ use crate::app::{App, Deployed};
 use anyhow::{Context, Result};
 use ccci_core::docker::Docker;
 use ccci_core::envfile::EnvFile;
+use ccci_core::overlay::Phase;
 use ccci_core::rundir::RunDir;
 use ccci_core::{compose, exit, git, ids};
 use serde_json::Value;
@@ -64,9 +65,22 @@ pub fn deploy_vars(run: &RunDir, app: &App, env: &EnvFile) -> Result<Vec<(String
     compose::interpolation_vars(&run.recipe_dir(), env, &app.stack)
 }
 
-/// Render the config of the checked-out ref.
-pub fn render(docker: &Docker, run: &RunDir, app: &App, env: &EnvFile) -> Result<Value> {
-    let files = compose::files(&run.recipe_dir(), env)?;
+/// Render the config of the checked-out ref, for a deploy of `phase`: the
+/// recipe's compose files, then the CI overlays that apply to it.
+pub fn render(
+    docker: &Docker,
+    run: &RunDir,
+    app: &App,
+    env: &EnvFile,
+    phase: Phase,
+) -> Result<Value> {
+    let mut files = compose::files(&run.recipe_dir(), env)?;
+    files.extend(
+        app.overlays
+            .iter()
+            .filter(|o| o.phase.applies_to(phase))
+            .map(|o| o.path.clone()),
+    );
     let vars = deploy_vars(run, app, env)?;
     compose::render(docker, &run.recipe_dir(), &files, &vars)
 }

@@ -291,6 +291,7 @@ fn build(recipes: &Path, a: &PlanArgs, settings: Settings, repo: &Path) -> Resul
         approved: settings.approved,
         settings,
         pre_deploy,
+        overlays: ccci_core::overlay::scan(&own.join("compose"))?,
         tiers,
         warnings,
     })

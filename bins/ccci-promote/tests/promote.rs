@@ -142,6 +142,8 @@ fn green_results(id: &str, repo: &Path) -> Results {
         },
         level: 5,
         verdict: results::Verdict::Green,
+        left_out: vec![],
+        overlays: vec![],
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),

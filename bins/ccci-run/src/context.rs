@@ -5,9 +5,6 @@ use crate::runner::Runner;
 use crate::tier;
 use anyhow::Result;
 use ccci_core::results::{AppRef, Role};
-use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
-use ccci_core::settings::Dependency;
-use ccci_core::{log, state};
 
 impl Runner {
     /// The run's context for hooks and tests, from the app the deploy tool made.
@@ -81,90 +78,6 @@ impl Runner {
                 stack,
             },
         );
-        Ok(())
-    }
-
-    /// Dependency apps, each a run of its own (`<run>-dep-<recipe>`) torn down
-    /// with this one. Their tests learn whether they came up from
-    /// `CCCI_DEP_<NAME>_READY`.
-    pub(crate) fn dependencies(&mut self) -> Result<()> {
-        let deps: Vec<Dependency> = self.plan.settings.dependencies.clone();
-        let mut names = vec![];
-        for d in deps {
-            let var = d.recipe.to_uppercase().replace('-', "_");
-            names.push(d.recipe.clone());
-            let dep_id = format!("{}-dep-{}", self.run.id, d.recipe);
-            let log = format!("logs/install/dep-{}.log", d.recipe);
-            let held = format!(
-                "{},{dep_id}",
-                self.vars.get(LOCK_HELD_ENV).cloned().unwrap_or_default()
-            );
-            self.vars.insert(LOCK_HELD_ENV.into(), held);
-            // The dependency's run dir sits next to ours; we hold its lock too,
-            // so the reaper leaves it alone while this run lives.
-            let dep = RunDir::create(&self.state_dir, &dep_id)?;
-            if let Some(l) = dep.lock()? {
-                self.dep_locks.push(l);
-            }
-            let mut args = self.new_args(&dep_id, &d.recipe, &d.repo, &d.r#ref);
-            for (k, v) in &d.env {
-                args.extend(["--env".into(), format!("{k}={v}")]);
-            }
-            let mut ready = false;
-            let created = self.tool("ccci-deploy", &args, &log)?;
-            self.deps.push(dep);
-            let Some((created, why)) = created else {
-                return Ok(());
-            };
-            if created {
-                let Some((up, verdict)) = self.tool(
-                    "ccci-deploy",
-                    &["deploy".into(), dep_id.clone(), "--wait".into()],
-                    &log,
-                )?
-                else {
-                    return Ok(());
-                };
-                ready = up;
-                if !ready {
-                    log::warn(&format!(
-                        "dependency {} did not come up: {verdict}",
-                        d.recipe
-                    ));
-                }
-            } else {
-                log::warn(&format!(
-                    "dependency {} could not be created: {why}",
-                    d.recipe
-                ));
-            }
-            // A dependency that could not be created has no app.json: empty names.
-            let app: Option<ccci_core::app::App> =
-                state::read_json_opt(&self.deps.last().map(|r| r.app_path()).unwrap_or_default())?;
-            let (domain, stack) = app.map(|a| (a.domain, a.stack)).unwrap_or_default();
-            self.vars.insert(
-                format!("CCCI_DEP_{var}_READY"),
-                if ready { "1" } else { "0" }.into(),
-            );
-            self.vars
-                .insert(format!("CCCI_DEP_{var}_DOMAIN"), domain.clone());
-            self.vars
-                .insert(format!("CCCI_DEP_{var}_STACK"), stack.clone());
-            let dep_dir = self
-                .deps
-                .last()
-                .map(|r| r.path.display().to_string())
-                .unwrap_or_default();
-            self.vars.insert(format!("CCCI_DEP_{var}_RUN_DIR"), dep_dir);
-            self.apps.push(AppRef {
-                role: Role::Dependency,
-                recipe: d.recipe.clone(),
-                run_id: dep_id,
-                domain,
-                stack,
-            });
-        }
-        self.vars.insert("CCCI_DEPS".into(), names.join(" "));
         Ok(())
     }
 

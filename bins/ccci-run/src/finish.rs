@@ -57,21 +57,23 @@ impl Runner {
         }
     }
 
-    /// Always: the dependencies, then the app. Not interruptible: a second
-    /// signal must not leave half a stack behind.
+    /// Always: the app, then its own dependencies in reverse order (a shared
+    /// dependency is not torn down: its cleanup hook runs, if its setup did).
+    /// Not interruptible: a second signal must not leave half a stack behind.
     pub(crate) fn teardown(&mut self) -> Teardown {
         if let Some(kept) = self.keep_for_probing() {
             return kept;
         }
         let never = Arc::new(AtomicBool::new(false));
         let saved = std::mem::replace(&mut self.stop, never);
-        let mut runs: Vec<String> = self.deps.iter().map(|d| d.id.clone()).collect();
-        runs.push(self.run.id.clone());
-        let mut held = runs.join(",");
-        if held.is_empty() {
-            held = self.run.id.clone();
-        }
-        self.vars.insert(LOCK_HELD_ENV.into(), held);
+        let mut held: Vec<String> = vec![self.run.id.clone()];
+        held.extend(
+            self.deps
+                .iter()
+                .filter(|d| !d.shared)
+                .map(|d| d.run.id.clone()),
+        );
+        self.vars.insert(LOCK_HELD_ENV.into(), held.join(","));
         let t0 = Instant::now();
         let mut status = TeardownStatus::Clean;
         let mut summaries = vec![];
@@ -79,7 +81,31 @@ impl Runner {
         let keep = self.request.keep_volumes
             && self.abort.is_none()
             && self.tiers.iter().all(|t| t.status.climbed());
-        for id in runs {
+        let worse = |status: &mut TeardownStatus, to: TeardownStatus| {
+            if *status != TeardownStatus::Error {
+                *status = to;
+            }
+        };
+        let mut steps: Vec<Option<usize>> = vec![None];
+        steps.extend((0..self.deps.len()).rev().map(Some));
+        for step in steps {
+            let (id, label) = match step {
+                None => (self.run.id.clone(), String::new()),
+                Some(i) => {
+                    if let Err(why) = self.cleanup_hook(i) {
+                        log::warn(&why);
+                        worse(&mut status, TeardownStatus::Leftovers);
+                        summaries.push(why);
+                    }
+                    if self.deps[i].shared {
+                        continue;
+                    }
+                    (
+                        self.deps[i].run.id.clone(),
+                        format!("dependency {}: ", self.deps[i].recipe),
+                    )
+                }
+            };
             let mut args = vec!["teardown".to_string(), id.clone()];
             if keep && id == self.run.id {
                 args.push("--keep-volumes".into());
@@ -88,20 +114,19 @@ impl Runner {
                 Ok(a) => a,
                 Err(e) => {
                     status = TeardownStatus::Error;
-                    summaries.push(ccci_core::cli::one_line(&e));
+                    summaries.push(format!("{label}{}", ccci_core::cli::one_line(&e)));
                     continue;
                 }
             };
             match &answer {
                 Answer::Yes(_) => {}
-                Answer::No(_) => {
-                    if status != TeardownStatus::Error {
-                        status = TeardownStatus::Leftovers;
-                    }
-                }
+                Answer::No(_) => worse(&mut status, TeardownStatus::Leftovers),
                 _ => status = TeardownStatus::Error,
             }
-            summaries.push(answer.summary());
+            if !matches!(answer, Answer::Yes(_)) && !label.is_empty() {
+                log::warn(&format!("{label}teardown: {}", answer.summary()));
+            }
+            summaries.push(format!("{label}{}", answer.summary()));
         }
         self.stop = saved;
         let summary = summaries.join("; ");
@@ -129,7 +154,8 @@ impl Runner {
             since: ids::now_rfc3339(),
             reason: format!("{} {}: {}", red.name, red.status.as_str(), red.summary),
         };
-        for run in self.deps.iter().chain(std::iter::once(&self.run)) {
+        let own_deps = self.deps.iter().filter(|d| !d.shared).map(|d| &d.run);
+        for run in own_deps.chain(std::iter::once(&self.run)) {
             if let Err(e) = state::write_json(&run.kept_path(), &kept) {
                 // Unrecorded, the reaper would take it: tear down after all.
                 log::warn(&format!("cannot record {} as kept: {e:#}", run.id));
@@ -140,7 +166,7 @@ impl Runner {
         let summary = format!(
             "left up for probing (--keep-app): `ccci-deploy status {0}` shows it, `ccci-deploy teardown {0}` removes it{1}",
             self.run.id,
-            match self.deps.len() {
+            match self.deps.iter().filter(|d| !d.shared).count() {
                 0 => String::new(),
                 n => format!(" (and its {n} dependency app(s), each by its own run id)"),
             }
@@ -227,6 +253,15 @@ impl Runner {
             level,
             verdict,
             left_out: self.request.tiers.left_out(),
+            overlays: self
+                .plan
+                .overlays
+                .iter()
+                .map(|o| results::OverlayUse {
+                    file: o.file.clone(),
+                    phase: o.phase,
+                })
+                .collect(),
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

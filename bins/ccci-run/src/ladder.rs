@@ -205,14 +205,21 @@ impl Runner {
             args.extend(["--pr".into(), pr.to_string()]);
         }
         // Dependencies come first: the app's env may name their domains.
-        self.dependencies()?;
+        let dep_failed = self.dependencies()?;
         if self.abort.is_some() {
+            return Ok(());
+        }
+        if let Some(why) = dep_failed {
+            self.push("install", Status::Fail, why, t0, vec![]);
             return Ok(());
         }
         for (k, v) in &s.env {
             args.extend(["--env".into(), format!("{k}={v}")]);
         }
         args.extend(self.dep_domain_args());
+        for o in &p.overlays {
+            args.extend(["--overlay".into(), o.path.display().to_string()]);
+        }
         if let Some(h) = &s.secret_hook {
             let hook = self.recipes.join(&p.recipe).join(h);
             args.extend(["--secret-hook".into(), hook.display().to_string()]);
@@ -239,6 +246,13 @@ impl Runner {
         }
         self.app_created = true;
         self.context_vars()?;
+        if let Some(why) = self.setup_dependencies()? {
+            self.push("install", Status::Fail, why, t0, vec![]);
+            return Ok(());
+        }
+        if self.abort.is_some() {
+            return Ok(());
+        }
         if let Some(h) = self.pre_deploy()? {
             self.push(
                 "install",

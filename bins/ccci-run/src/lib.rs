@@ -12,6 +12,7 @@ pub mod slot;
 pub mod tier;
 
 mod context;
+mod deps;
 mod finish;
 mod ladder;
 mod report;

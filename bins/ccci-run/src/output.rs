@@ -48,6 +48,14 @@ pub fn table(r: &Results, run_dir: &Path) {
     for w in &r.warnings {
         println!("warning: {w}");
     }
+    if !r.overlays.is_empty() {
+        let used: Vec<String> = r
+            .overlays
+            .iter()
+            .map(|o| format!("{} ({})", o.file, o.phase))
+            .collect();
+        println!("CI overlays: {}", used.join(", "));
+    }
     if !r.left_out.is_empty() {
         println!("partial: left out {}", r.left_out.join(", "));
     }

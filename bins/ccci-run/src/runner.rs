@@ -67,7 +67,7 @@ pub(crate) struct Runner {
     pub(crate) request: RunRequest,
     pub(crate) tiers: Vec<Tier>,
     pub(crate) apps: Vec<AppRef>,
-    pub(crate) deps: Vec<RunDir>,
+    pub(crate) deps: Vec<crate::deps::DepApp>,
     pub(crate) app_created: bool,
     /// Install or upgrade converged at some point: there is an app to test.
     pub(crate) converged: bool,

@@ -10,6 +10,7 @@ mod check;
 pub mod labels;
 pub mod live;
 mod plan;
+mod ready;
 pub mod restic;
 mod restore;
 mod roundtrip;
@@ -141,9 +142,8 @@ struct SeedArgs {
 struct RestoreArgs {
     /// Run id or run directory
     run: String,
-    /// Health timeout after the restore, seconds
-    #[arg(long)]
-    timeout: Option<u64>,
+    #[command(flatten)]
+    after: ready::AfterRestore,
 }
 
 #[derive(Args, Debug)]
@@ -156,9 +156,8 @@ struct RoundtripArgs {
     /// check), instead of seeding and backing up first
     #[arg(long, conflicts_with_all = ["repo", "password_file"])]
     existing: bool,
-    /// Health timeout after the restore, seconds
-    #[arg(long)]
-    timeout: Option<u64>,
+    #[command(flatten)]
+    after: ready::AfterRestore,
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -170,7 +169,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Backup(t) => step(&ctx, "backup", &t.run, backup),
         Cmd::Disturb(t) => step(&ctx, "disturb", &t.run, |_, run, st| disturb(run, st)),
         Cmd::Restore(a) => step(&ctx, "restore", &a.run, |ctx, run, st| {
-            restore(ctx, run, st, a.timeout)
+            restore(ctx, run, st, &a.after)
         }),
         Cmd::Check(t) => cmd_check(&ctx, &t.run),
         Cmd::Roundtrip(a) => roundtrip(&ctx, &a),

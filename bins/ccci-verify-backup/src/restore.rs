@@ -73,7 +73,7 @@ pub(crate) fn restore(
     ctx: &Ctx,
     run: &RunDir,
     st: &mut BackupState,
-    timeout: Option<u64>,
+    after: &crate::ready::AfterRestore,
 ) -> Result<()> {
     let Some(snap) = st.snapshot.clone() else {
         return Err(exit::usage(
@@ -104,14 +104,14 @@ pub(crate) fn restore(
     let run_path = run.path.display().to_string();
     // What failed before the restore (a rolled-back upgrade) is not its doing.
     let mut args = vec!["wait", "--since-now", run_path.as_str()];
-    let t = timeout.map(|t| t.to_string());
+    let t = after.timeout.map(|t| t.to_string());
     if let Some(t) = &t {
         args.extend(["--timeout", t]);
     }
     let (healthy, v) = tool::call_for_run("ccci-deploy", &args, &ctx.cfg.state_dir, &run.id)?
         .yes_or_no("ccci-deploy wait")?;
     if healthy {
-        Ok(())
+        crate::ready::wait_ready(run, after)
     } else {
         Err(exit::no(format!(
             "the app is not healthy after the restore: {}",

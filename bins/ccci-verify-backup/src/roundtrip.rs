@@ -32,7 +32,7 @@ pub(crate) fn roundtrip(ctx: &Ctx, a: &RoundtripArgs) -> Result<i32> {
             backup(ctx, &run, &mut st)?;
         }
         disturb(&run, &mut st)?;
-        restore(ctx, &run, &mut st, a.timeout)
+        restore(ctx, &run, &mut st, &a.after)
     })();
     if let Err(e) = result {
         save_state(&run, &st)?;

@@ -653,3 +653,79 @@ fn an_empty_marker_hook_list_means_none() {
     r.assert_code(0);
     w.teardown(&id);
 }
+
+#[test]
+fn the_restore_waits_for_readiness_and_is_red_when_it_never_comes() {
+    let w = World::new("bk-ready");
+    let id = w.deployed("0.2.0+1.1");
+    let dir = w.repo.path.parent().unwrap().to_path_buf();
+    // Ready two seconds after it is first asked, as a server refusing writes
+    // while it replays its data would be.
+    let slow = dir.join("ready-slow");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\nf={}/asked\n[ -f \"$f\" ] || date +%s > \"$f\"\n\
+             [ $(( $(date +%s) - $(cat \"$f\") )) -ge 2 ] || {{ echo 'read-only: recovering'; exit 1; }}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let never = dir.join("ready-never");
+    std::fs::write(
+        &never,
+        "#!/bin/sh\necho 'ERROR: cannot execute INSERT in a read-only transaction'\nexit 1\n",
+    )
+    .unwrap();
+    for p in [&slow, &never] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let slow_arg = slow.display().to_string();
+    let r = w.verify(&[
+        "--json",
+        "roundtrip",
+        &id,
+        "--marker-hook",
+        &w.hook,
+        "--ready-hook",
+        &slow_arg,
+    ]);
+    r.assert_code(0);
+    let ledger = std::fs::read_to_string(
+        PathBuf::from(&w.state)
+            .join("runs")
+            .join(&id)
+            .join("ledger.jsonl"),
+    )
+    .unwrap();
+    let ready = ledger
+        .lines()
+        .find(|l| l.contains("\"ready\""))
+        .unwrap_or_else(|| panic!("no ready event: {ledger}"));
+    assert!(
+        !ready.contains("\"attempts\":1,"),
+        "it had to wait: {ready}"
+    );
+    let never_arg = never.display().to_string();
+    let r = w.verify(&[
+        "--json",
+        "roundtrip",
+        &id,
+        "--marker-hook",
+        &w.hook,
+        "--ready-hook",
+        &never_arg,
+        "--ready-timeout",
+        "3",
+    ]);
+    r.assert_code(1);
+    let v = r.json();
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the app is healthy but not ready after the restore")
+            && reason.contains("cannot execute INSERT in a read-only transaction"),
+        "{reason}"
+    );
+    w.teardown(&id);
+}

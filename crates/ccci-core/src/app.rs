@@ -132,6 +132,10 @@ pub struct App {
     /// older than this belong to earlier deploys.
     #[serde(default)]
     pub deploy_started_ms: u64,
+    /// CI compose overlays, copied into the run directory when the app was
+    /// created; each deploy layers those of its phase after the recipe's files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlays: Vec<crate::overlay::Overlay>,
 }
 
 impl App {

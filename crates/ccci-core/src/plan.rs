@@ -29,6 +29,10 @@ pub struct Plan {
     /// is created and before its first deploy (they may edit the app env).
     #[serde(default)]
     pub pre_deploy: Vec<Step>,
+    /// CI compose overlays of the recipe (`crate::overlay`), layered over its
+    /// own compose files when they apply.
+    #[serde(default)]
+    pub overlays: Vec<crate::overlay::Overlay>,
     pub tiers: Vec<TierPlan>,
     /// Said loudly when the plan is made (deprecated folders, denied PR tests).
     pub warnings: Vec<String>,

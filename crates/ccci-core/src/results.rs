@@ -148,10 +148,21 @@ pub struct Results {
     /// The tiers a partial run (`--tiers`) left out; empty for a whole run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
+    /// CI compose overlays the run layered over the recipe's own files: the
+    /// recipe was tested as adjusted by these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlays: Vec<OverlayUse>,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,
     pub junit: String,
+}
+
+/// A CI overlay a run used, and for which deploys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OverlayUse {
+    pub file: String,
+    pub phase: crate::overlay::Phase,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -470,6 +481,8 @@ mod tests {
             },
             level: 3,
             verdict: Verdict::Red,
+            left_out: vec![],
+            overlays: vec![],
             warnings: vec![],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

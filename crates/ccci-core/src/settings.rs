@@ -70,6 +70,10 @@ pub struct Settings {
     /// relative to the recipe's test directory (`ccci-deploy new --secret-hook`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_hook: Option<String>,
+    /// What the restore waits for after the app is healthy again, before the
+    /// restored data is checked (`ccci-verify-backup --ready-hook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
     /// Data-marker hooks by service, relative to the recipe's test directory
     /// (see `ccci-verify-backup --marker-hook`).
     #[serde(default)]
@@ -105,6 +109,20 @@ impl Default for Timeouts {
     }
 }
 
+/// A readiness probe: an executable (relative to the recipe's test directory)
+/// that exits 0 once the app is ready, run until it does, within `timeout`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    pub hook: String,
+    #[serde(default = "default_ready_timeout")]
+    pub timeout: u64,
+}
+
+fn default_ready_timeout() -> u64 {
+    60
+}
+
 /// Another recipe the app needs (an SSO provider, say), deployed as its own app
 /// in the same run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,8 +136,21 @@ pub struct Dependency {
     /// them skips, the run is not green: the integration was never verified.
     #[serde(default)]
     pub tests: Vec<String>,
+    /// Set on top of the dependency's own `recipe.json` env; `{domain}` and
+    /// `{stack}` are the dependency app's own.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// One long-lived app per host, kept between runs (`crate::shared`).
+    #[serde(default)]
+    pub shared: bool,
+    /// Run once the dependency is up, before the app is deployed (create a
+    /// realm and a client), relative to this recipe's test directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    /// Run at teardown, after the app is gone, when `setup` ran (remove what
+    /// it created: the point of it on a shared app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<String>,
 }
 
 impl Settings {
@@ -137,6 +168,7 @@ impl Settings {
             env: BTreeMap::new(),
             upgrade_env: BTreeMap::new(),
             secret_hook: None,
+            readiness: None,
             marker_hooks: BTreeMap::new(),
             dependencies: vec![],
         }
@@ -178,17 +210,39 @@ impl Settings {
             .collect();
         check_env("env", &self.env, &deps)?;
         check_env("upgrade_env", &self.upgrade_env, &deps)?;
-        if let Some(h) = &self.secret_hook {
-            let p = Path::new(h);
-            if h.is_empty() || p.is_absolute() || p.components().any(|c| c.as_os_str() == "..") {
-                anyhow::bail!(
-                    "secret_hook {h:?} must be a path inside the recipe's test directory"
-                );
+        let hooks = [
+            ("secret_hook", self.secret_hook.as_ref()),
+            ("readiness.hook", self.readiness.as_ref().map(|r| &r.hook)),
+        ];
+        for (what, h) in hooks {
+            if let Some(h) = h
+                && !inside(h)
+            {
+                anyhow::bail!("{what} {h:?} must be a path inside the recipe's test directory");
             }
+        }
+        if self.readiness.as_ref().is_some_and(|r| r.timeout == 0) {
+            anyhow::bail!("readiness.timeout must be at least 1 second");
         }
         for d in &self.dependencies {
             // A dependency's own settings name its own app: no dependencies of its own.
             check_env(&format!("dependency {} env", d.recipe), &d.env, &[])?;
+            for (what, h) in [("setup", &d.setup), ("cleanup", &d.cleanup)] {
+                if let Some(h) = h
+                    && !inside(h)
+                {
+                    anyhow::bail!(
+                        "dependency {} {what} {h:?} must be a path inside the recipe's test directory",
+                        d.recipe
+                    );
+                }
+            }
+            if d.shared && d.cleanup.is_none() && d.setup.is_some() {
+                anyhow::bail!(
+                    "shared dependency {} has a setup hook but no cleanup hook: what each run sets up on the shared app would pile up",
+                    d.recipe
+                );
+            }
             if !valid_recipe_name(&d.recipe) {
                 anyhow::bail!("dependency recipe {:?} is not a recipe name", d.recipe);
             }
@@ -200,6 +254,12 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// A relative path that stays inside the directory it is relative to.
+fn inside(rel: &str) -> bool {
+    let p = Path::new(rel);
+    !rel.is_empty() && !p.is_absolute() && !p.components().any(|c| c.as_os_str() == "..")
 }
 
 /// Keys are variable names; placeholders in values are ones a run can fill.
@@ -319,6 +379,8 @@ mod tests {
             r#"{"schema":1,"env":{"MAIL":"x@{domian}"}}"#,
             r#"{"schema":1,"upgrade_env":{"ISS":"https://{dep.sso.domain}/"}}"#,
             r#"{"schema":1,"secret_hook":"../outside"}"#,
+            r#"{"schema":1,"readiness":{"hook":"/abs"}}"#,
+            r#"{"schema":1,"readiness":{"hook":"hooks/ready","timeout":0}}"#,
             r#"{"schema":1,"dependencies":[{"recipe":"k","repo":"r","ref":"x","tests":["nope"]}]}"#,
             "not json",
         ] {

@@ -5,8 +5,9 @@ use crate::NewArgs;
 use crate::app::{self, App, Health};
 use crate::{apply_health, print_json};
 use crate::{ownership, recipe, secrets, warm};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ccci_core::cli::Ctx;
+use ccci_core::overlay::{Overlay, Phase};
 use ccci_core::rundir::{Request, RunDir};
 use ccci_core::{exit, git, ids, log, state};
 use serde_json::json;
@@ -14,6 +15,11 @@ use serde_json::json;
 pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
     ccci_core::recipe_name::RecipeName::parse(&a.recipe)?;
     let overrides = crate::env_args::EnvArgs::parse(&a.env, &a.dep_domain)?;
+    let overlays = a
+        .overlays
+        .iter()
+        .map(|p| Overlay::at(p))
+        .collect::<Result<Vec<_>>>()?;
     if let Some(h) = &a.secret_hook
         && !std::path::Path::new(h).is_file()
     {
@@ -83,6 +89,7 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         install_ref: Some(install.r#ref.clone()),
         deployed: None,
         deploy_started_ms: 0,
+        overlays: vec![],
     };
     state::write_json(
         &run.request_path(),
@@ -98,6 +105,8 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
             created: ids::now_rfc3339(),
         },
     )?;
+    let mut app = app;
+    app.overlays = copy_overlays(&run, &overlays)?;
     app.save(&run)?;
     // Before anything is created on docker: secrets and warm volumes made under
     // a name someone else's stack already uses would be mixed into that stack,
@@ -143,7 +152,7 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
             volumes.len()
         ));
     }
-    let config = recipe::render(&ctx.docker, &run, &app, &env)?;
+    let config = recipe::render(&ctx.docker, &run, &app, &env, Phase::Install)?;
     let created = secrets::ensure(&ctx.docker, &app, &run, &config, &env)?;
     run.ledger(
         "new",
@@ -168,4 +177,22 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         ));
     }
     Ok(exit::OK)
+}
+
+/// Copy the CI overlays into the run directory: the run deploys what it was
+/// created with, whatever happens to the recipes tree meanwhile.
+fn copy_overlays(run: &RunDir, overlays: &[Overlay]) -> Result<Vec<Overlay>> {
+    let dir = run.file("overlays");
+    let mut out = vec![];
+    for o in overlays {
+        std::fs::create_dir_all(&dir)?;
+        let to = dir.join(&o.file);
+        std::fs::copy(&o.path, &to)
+            .with_context(|| format!("cannot copy overlay {}", o.path.display()))?;
+        out.push(Overlay {
+            path: to,
+            ..o.clone()
+        });
+    }
+    Ok(out)
 }

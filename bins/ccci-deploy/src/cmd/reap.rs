@@ -36,6 +36,8 @@ pub(crate) fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
     // record of them; an unreadable one stops the reaper (exit 2) rather than
     // let it reap a canonical app's data.
     let canonical = ccci_core::canonical::app_runs(&state_dir)?;
+    // Shared dependency apps live between runs by design (ccci_core::shared).
+    let shared = ccci_core::shared::app_runs(&state_dir)?;
     let mut results = vec![];
     let mut code = exit::OK;
     for run_id in runs {
@@ -53,6 +55,8 @@ pub(crate) fn cmd_reap(ctx: &Ctx, a: ReapArgs) -> Result<i32> {
         let mut foreign: Vec<ownership::ForeignObject> = vec![];
         let verdict = if let Some(recipe) = canonical.get(&run_id) {
             format!("kept: canonical app of {recipe}")
+        } else if let Some(recipe) = shared.get(&run_id) {
+            format!("kept: shared dependency app of {recipe}")
         } else if dir.is_dir() && state::Lock::is_held(&run.lock_path())? {
             "kept: run is alive".to_string()
         } else if let Some(k) = dir.is_dir().then(|| run.kept()).transpose()?.flatten() {

@@ -9,6 +9,7 @@ use anyhow::Result;
 use ccci_core::cli::Ctx;
 use ccci_core::envfile::EnvFile;
 use ccci_core::exit;
+use ccci_core::overlay::Phase;
 use serde_json::json;
 
 pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
@@ -35,7 +36,14 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
         let keys: Vec<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
         run.ledger("upgrade-env", json!({"keys": keys}))?;
     }
-    let resolved = match deploy_ref(ctx, &run, &mut app, &a.r#ref, a.expect_sha.as_deref()) {
+    let resolved = match deploy_ref(
+        ctx,
+        &run,
+        &mut app,
+        &a.r#ref,
+        a.expect_sha.as_deref(),
+        Phase::Upgrade,
+    ) {
         Ok(r) => r,
         Err(e) => {
             let v = red_verdict(e)?;

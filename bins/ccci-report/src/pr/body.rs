@@ -81,6 +81,17 @@ pub fn finish(
         Some(p) => s.push_str(&format!("Upgraded from {}.\n\n", code(p))),
         None => s.push_str("No previous release to upgrade from.\n\n"),
     }
+    if !r.overlays.is_empty() {
+        let used: Vec<String> = r
+            .overlays
+            .iter()
+            .map(|o| format!("{} ({})", code(&o.file), o.phase))
+            .collect();
+        s.push_str(&format!(
+            "Tested with CI compose overlays: {}.\n\n",
+            used.join(", ")
+        ));
+    }
     if !r.left_out.is_empty() {
         s.push_str(&format!(
             "A partial run: it left out {}.\n\n",

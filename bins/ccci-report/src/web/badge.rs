@@ -148,6 +148,8 @@ mod tests {
             },
             level,
             verdict,
+            left_out: vec![],
+            overlays: vec![],
             warnings: vec![],
             plan: String::new(),
             junit: String::new(),

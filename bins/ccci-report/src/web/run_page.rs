@@ -242,6 +242,16 @@ fn finished(r: &Results, logs: &Logs) -> Markup {
                 p.muted.small { "A dependency app's deploy output is in this run's install logs." }
             }
         }
+        @if !r.left_out.is_empty() {
+            p.note { "A partial run (--tiers): it left out " (r.left_out.join(", ")) ". It is never green." }
+        }
+        @if !r.overlays.is_empty() {
+            h2 { "CI overlays" }
+            p.muted.small { "Compose files of ccci's recipes tree layered over the recipe's own: the recipe was tested as adjusted by these." }
+            ul {
+                @for o in &r.overlays { li { code { (o.file) } " (" (o.phase.as_str()) ")" } }
+            }
+        }
         @if !r.warnings.is_empty() {
             h2 { "Warnings" }
             @for w in &r.warnings { p.note { (w) } }
@@ -394,6 +404,8 @@ mod tests {
             },
             level: 0,
             verdict: Verdict::Red,
+            left_out: vec![],
+            overlays: vec![],
             warnings: vec![format!("warning {EVIL}")],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

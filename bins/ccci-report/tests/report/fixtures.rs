@@ -114,6 +114,8 @@ pub fn green(id: &str, recipe: &str, started: u64, duration_s: f64) -> Results {
         },
         level: 5,
         verdict: Verdict::Green,
+        left_out: vec![],
+        overlays: vec![],
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),
@@ -206,6 +208,7 @@ fn plan_of(r: &Results) -> Plan {
         approved: false,
         settings: settings::Settings::unlisted(),
         pre_deploy: vec![],
+        overlays: vec![],
         tiers: r
             .tiers
             .iter()
