@@ -2,6 +2,7 @@
 //! `<stack>_<name>_<version>`, generated per run with the length and charset the
 //! `.env.sample` line declares (`SECRET_<NAME>_VERSION=v1 # length=32`).
 //! Secrets marked `generate=false` come from a recipe hook instead.
+//! docs/abra-parity.md compares these modifiers with abra's.
 
 use crate::app::App;
 use anyhow::{Context, Result};
@@ -14,6 +15,8 @@ use std::process::{Command, Stdio};
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const SPECIAL: &[u8] = b"!#%+,-.:=?@^_~";
+/// Docker refuses longer object names (abra's lint rule R015 warns about them).
+const MAX_NAME: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct Declared {
@@ -31,7 +34,10 @@ fn env_var_for(key: &str) -> String {
     format!("SECRET_{}_VERSION", key.to_ascii_uppercase())
 }
 
-fn alphabet(charset: &str, origin: &str) -> Result<Vec<u8>> {
+/// The characters a `charset=` modifier names. A name ccci does not know is no
+/// reason to stop a run (abra is not known to refuse one): ccci warns and uses
+/// the default alphabet for that part.
+fn alphabet(charset: &str, origin: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for part in charset.split(',').map(str::trim) {
         match part {
@@ -39,15 +45,28 @@ fn alphabet(charset: &str, origin: &str) -> Result<Vec<u8>> {
             "special" => out.extend_from_slice(SPECIAL),
             "hex" => out.extend_from_slice(b"0123456789abcdef"),
             other => {
-                return Err(exit::usage(format!(
-                    "{origin}: unknown secret charset {other:?} (known: default, special, hex)"
-                )));
+                ccci_core::log::warn(&format!(
+                    "{origin}: ccci knows no secret charset {other:?} (it knows default, special, hex) and generates from the default alphabet instead"
+                ));
+                out.extend_from_slice(ALNUM);
             }
         }
     }
     out.sort_unstable();
     out.dedup();
-    Ok(out)
+    out
+}
+
+/// A name Docker would refuse is the recipe's doing: its secret key is too long
+/// for the stack prefix and version that deploying adds.
+fn check_name_length(key: &str, name: &str) -> Result<()> {
+    if name.len() <= MAX_NAME {
+        return Ok(());
+    }
+    Err(exit::no(format!(
+        "secret {key}: its deployed name {name} is {} characters, over Docker's limit of {MAX_NAME} (abra lint R015, long secret names); shorten the secret's key",
+        name.len()
+    )))
 }
 
 /// The external secrets of this stack in a rendered config.
@@ -65,6 +84,7 @@ pub fn declared(config: &Value, env: &EnvFile, stack: &str) -> Result<Vec<Declar
         if !name.starts_with(&format!("{stack}_")) {
             continue; // shared secrets of other stacks are not ours to create
         }
+        check_name_length(key, &name)?;
         let var = env_var_for(key);
         let entry = env.entry(&var);
         let origin = format!(".env.sample {var}");
@@ -80,7 +100,7 @@ pub fn declared(config: &Value, env: &EnvFile, stack: &str) -> Result<Vec<Declar
         let alphabet = alphabet(
             m.get("charset").map(String::as_str).unwrap_or("default"),
             &origin,
-        )?;
+        );
         out.push(Declared {
             key: key.clone(),
             name,
@@ -195,4 +215,52 @@ pub fn ensure(
         created.push(s.name);
     }
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str) -> Value {
+        serde_json::json!({"secrets": {"db_password": {"external": true, "name": name}}})
+    }
+
+    fn sample(line: &str) -> EnvFile {
+        EnvFile::parse(line, ".env.sample").unwrap()
+    }
+
+    #[test]
+    fn modifiers_give_length_alphabet_and_generate() {
+        let env = sample("SECRET_DB_PASSWORD_VERSION=v2 # length=12 charset=hex generate=false");
+        let d = declared(&config("st_db_password_v2"), &env, "st").unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].length, d[0].version.as_str()), (12, "v2"));
+        assert_eq!(d[0].alphabet, b"0123456789abcdef");
+        assert!(!d[0].generate);
+    }
+
+    #[test]
+    fn an_unknown_charset_falls_back_to_the_default_alphabet() {
+        let env = sample("SECRET_DB_PASSWORD_VERSION=v1 # charset=safespecial");
+        let d = declared(&config("st_db_password_v1"), &env, "st").unwrap();
+        assert_eq!(d[0].alphabet, alphabet("default", "x"));
+        let mixed = alphabet("special,nope", "x");
+        assert!(mixed.contains(&b'!') && mixed.contains(&b'a'));
+    }
+
+    #[test]
+    fn a_name_over_docker_limit_is_the_recipes_fault_in_one_line() {
+        let env = sample("SECRET_DB_PASSWORD_VERSION=v1");
+        let name = format!("{}_db_password_v1", "s".repeat(50));
+        let e = declared(&config(&name), &env, &"s".repeat(50)).unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::NO);
+        let msg = exit::one_line(&e);
+        assert!(
+            msg.starts_with("secret db_password: its deployed name"),
+            "{msg}"
+        );
+        assert!(msg.contains("is 65 characters"), "{msg}");
+        let fits = format!("{}_db_password_v1", "s".repeat(49));
+        assert!(declared(&config(&fits), &env, &"s".repeat(49)).is_ok());
+    }
 }

@@ -33,37 +33,225 @@ pub fn files(recipe_dir: &Path, env: &EnvFile) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Variables from `abra.sh` `export X=Y` lines (config versions), which abra merges
-/// into the env at deploy time.
+/// Variables from `abra.sh` as abra reads them (config versions), which abra
+/// merges into the env at deploy time. abra reads no shell: it takes lines that
+/// start with `export NAME=` followed by a letter, digit or `_`, and the rest of
+/// the line is the value. ccci reads the same lines, and only at the file's top
+/// level: a line inside a function body or a heredoc is the shell's business
+/// (`export PGPASSWORD=$(cat ...)` in a `backup()` hook), never a variable.
 pub fn abra_sh_exports(recipe_dir: &Path) -> Result<EnvFile> {
     let p = recipe_dir.join("abra.sh");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return Ok(EnvFile::default());
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(EnvFile::default()),
+        Err(e) => return Err(exit::usage(format!("cannot read {}: {e}", p.display()))),
     };
-    let exports: String = text
-        .lines()
-        .map(str::trim)
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter(|l| l.contains('='))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    EnvFile::parse(&exports, &p.display().to_string())
+    // A stray Latin-1 byte in a comment is no reason to refuse the file.
+    let text = String::from_utf8_lossy(&bytes);
+    abra_sh_vars(&text, &p.display().to_string())
+}
+
+/// The exports of abra.sh `text`; `origin` names the file in messages.
+fn abra_sh_vars(text: &str, origin: &str) -> Result<EnvFile> {
+    let mut env = EnvFile::default();
+    let mut shell = ShellScan::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if !shell.next_line_is_top_level(line) {
+            continue;
+        }
+        let Some((name, value)) = abra_sh_export(line) else {
+            continue;
+        };
+        let at = format!("{origin}:{}", n + 1);
+        let Some(value) = value else {
+            crate::log::warn(&format!(
+                "{at}: abra does not read `export {name}=` unless its value starts with a letter, digit or _; ccci does not either"
+            ));
+            continue;
+        };
+        if value.contains('=') {
+            return Err(exit::usage(format!(
+                "{at}: abra cannot read this export (more than one `=`): {line:?}"
+            )));
+        }
+        if value.contains(char::is_whitespace) {
+            return Err(exit::usage(format!(
+                "{at}: abra takes all of {value:?} as the value of {name}, spaces and comment included, which no config name can hold; put only the value on the line"
+            )));
+        }
+        env.set(name, value);
+    }
+    Ok(env)
+}
+
+/// `export NAME=VALUE` at the start of a line, as abra matches it
+/// (`^export\s+\w+=\w`). `Some((name, None))` is an export abra skips because
+/// its value does not start with a word character (`"v1"`, `$(...)`, nothing).
+fn abra_sh_export(line: &str) -> Option<(&str, Option<&str>)> {
+    let rest = line.strip_prefix("export")?;
+    let rest = rest
+        .strip_prefix([' ', '\t'])?
+        .trim_start_matches([' ', '\t']);
+    let (name, value) = rest.split_once('=')?;
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if name.is_empty() || !name.chars().all(word) {
+        return None;
+    }
+    Some((name, value.starts_with(word).then_some(value)))
+}
+
+/// Just enough of a shell's view of abra.sh to tell the top level from function
+/// bodies (`name() {`, `function name {`, `{ ...; }` groups) and heredocs:
+/// quotes, comments, `${...}` and heredoc delimiters are followed so a brace
+/// inside them does not count. A `}` with nothing open is ignored.
+#[derive(Default)]
+struct ShellScan {
+    depth: u32,
+    /// Open `${` expansions, whose `}` closes no group.
+    params: u32,
+    quote: Option<char>,
+    /// Delimiters of heredocs opened on the current line, then being read.
+    heredocs: std::collections::VecDeque<(String, bool)>,
+    in_heredoc: Option<(String, bool)>,
+}
+
+impl ShellScan {
+    /// Whether `line` starts at the top level, then follow it.
+    fn next_line_is_top_level(&mut self, line: &str) -> bool {
+        if let Some((delim, tabs)) = &self.in_heredoc {
+            let end = if *tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if end == delim {
+                self.in_heredoc = self.heredocs.pop_front();
+            }
+            return false;
+        }
+        let top = self.depth == 0 && self.quote.is_none() && self.params == 0;
+        self.follow(line);
+        if self.in_heredoc.is_none() {
+            self.in_heredoc = self.heredocs.pop_front();
+        }
+        top
+    }
+
+    fn follow(&mut self, line: &str) {
+        let chars: Vec<char> = line.chars().collect();
+        // The last non-blank character before each position, found in one pass.
+        let mut last = None;
+        let prevs: Vec<Option<char>> = chars
+            .iter()
+            .map(|&c| {
+                let p = last;
+                if !c.is_whitespace() {
+                    last = Some(c);
+                }
+                p
+            })
+            .collect();
+        let function_line = line.trim_start().starts_with("function ");
+        // `((...))` is arithmetic, where `<<` shifts.
+        let mut arith = 0u32;
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let next = chars.get(i + 1).copied();
+            if let Some(q) = self.quote {
+                match c {
+                    '\\' if q == '"' => i += 1,
+                    c if c == q => self.quote = None,
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            let prev = prevs[i];
+            let word_start =
+                i == 0 || chars[i - 1].is_whitespace() || ";&|()".contains(chars[i - 1]);
+            let word_end = next.is_none_or(|n| n.is_whitespace() || ";&|)".contains(n));
+            match c {
+                '\\' => i += 1,
+                '\'' | '"' => self.quote = Some(c),
+                '#' if word_start => return,
+                '$' if next == Some('{') => {
+                    self.params += 1;
+                    i += 1;
+                }
+                '}' if self.params > 0 => self.params -= 1,
+                '{' if word_start
+                    && word_end
+                    && (function_line || prev.is_none_or(|p| ")&|;{".contains(p))) =>
+                {
+                    self.depth += 1
+                }
+                '}' if word_start && word_end && prev.is_none_or(|p| "&;{".contains(p)) => {
+                    self.depth = self.depth.saturating_sub(1)
+                }
+                '(' if next == Some('(') => {
+                    arith += 1;
+                    i += 1;
+                }
+                ')' if next == Some(')') && arith > 0 => {
+                    arith -= 1;
+                    i += 1;
+                }
+                // `<<<` is a here-string, no heredoc.
+                '<' if next == Some('<') && chars.get(i + 2) == Some(&'<') => i += 2,
+                '<' if next == Some('<') && arith == 0 => {
+                    i = self.heredoc(&chars, i + 2);
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// Note the heredoc whose `<<` ends before `at`; returns where its word ends.
+    fn heredoc(&mut self, chars: &[char], mut at: usize) -> usize {
+        let tabs = chars.get(at) == Some(&'-');
+        if tabs {
+            at += 1;
+        }
+        while chars.get(at).is_some_and(|c| *c == ' ' || *c == '\t') {
+            at += 1;
+        }
+        let mut word = String::new();
+        while let Some(&c) = chars.get(at) {
+            if c.is_whitespace() || ";&|<>()".contains(c) {
+                break;
+            }
+            if !matches!(c, '\'' | '"' | '\\') {
+                word.push(c);
+            }
+            at += 1;
+        }
+        if !word.is_empty() {
+            self.heredocs.push_back((word, tabs));
+        }
+        at
+    }
 }
 
 /// The variables a compose file is interpolated with, as abra merges them: the
-/// app env, then `abra.sh` exports the env does not set, then `STACK_NAME`.
+/// app env, then the `abra.sh` exports, which win over the env on a conflict
+/// (abra's deploy sets each of them into the app env), then `STACK_NAME`.
 /// Lint (with the sample env) and deploy (with the app env) use this one rule.
 pub fn interpolation_vars(
     recipe_dir: &Path,
     env: &EnvFile,
     stack: &str,
 ) -> Result<Vec<(String, String)>> {
-    let mut vars: Vec<(String, String)> = env.vars().map(|(k, v)| (k.into(), v.into())).collect();
-    for (k, v) in abra_sh_exports(recipe_dir)?.vars() {
-        if env.get(k).is_none() {
-            vars.push((k.into(), v.into()));
-        }
-    }
+    let exports = abra_sh_exports(recipe_dir)?;
+    let mut vars: Vec<(String, String)> = env
+        .vars()
+        .filter(|(k, _)| exports.get(k).is_none())
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    vars.extend(exports.vars().map(|(k, v)| (k.into(), v.into())));
     vars.push(("STACK_NAME".into(), stack.into()));
     Ok(vars)
 }
@@ -212,6 +400,123 @@ pub fn deploy_labels(service: &Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ABRA_SH: &str = r#"#!/usr/bin/env bash
+# Versions of the swarm configs; bump one whenever its file changes.
+export APP_SH_VERSION=v2
+export DB_SH_VERSION=v1
+
+export ENTRYPOINT_VERSION=v3
+
+backup() {
+  export PGPASSWORD="$(cat /run/secrets/db_password)"
+  pg_dump -U app > /backup/dump.sql
+}
+
+function restore {
+export RESTORED_AT=now
+  if [ -f /x ]; then { echo "}"; }; fi
+}
+
+notes() {
+  cat <<-EOF
+	export INSIDE_HEREDOC=v9
+	EOF
+  echo "${HOME}/{a,b}" '}' # }
+}
+export AFTER_FUNCTIONS_VERSION=v1
+  export INDENTED_VERSION=v1
+export QUOTED_VERSION="v1"
+"#;
+
+    fn exports(text: &str) -> Result<Vec<(String, String)>> {
+        let env = abra_sh_vars(text, "abra.sh")?;
+        Ok(env.vars().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    #[test]
+    fn abra_sh_gives_top_level_exports_only() {
+        let got = exports(ABRA_SH).unwrap();
+        let want = [
+            ("APP_SH_VERSION", "v2"),
+            ("DB_SH_VERSION", "v1"),
+            ("ENTRYPOINT_VERSION", "v3"),
+            ("AFTER_FUNCTIONS_VERSION", "v1"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn abra_sh_shapes_abra_skips_are_skipped() {
+        for text in [
+            "export PGPASSWORD=$(cat /run/secrets/db_password)\n",
+            "export FOO=\"quoted\"\n",
+            "export FOO=\n",
+            "export -f backup\n",
+            "export FOO\n",
+            "exported=1\n",
+            "  export X_VERSION=v1\n",
+            "x() { export X_VERSION=v1; }\n",
+            "echo $((1<<2))\n",
+            "echo $((x << y))\n",
+            "read -r a <<< \"$b\"\n",
+            "cat <<<EOF\n",
+        ] {
+            assert_eq!(exports(text).unwrap(), vec![], "{text:?}");
+        }
+        // A shift or a here-string is no heredoc: what follows is still read.
+        for first in ["echo $((x << y))", "read -r a <<< EOF"] {
+            let got = exports(&format!("{first}\nexport A_VERSION=v1\n")).unwrap();
+            assert_eq!(
+                got,
+                vec![("A_VERSION".to_string(), "v1".to_string())],
+                "{first}"
+            );
+        }
+    }
+
+    #[test]
+    fn abra_sh_errors_name_the_real_line() {
+        for (text, want) in [
+            (
+                "# one\nf() {\n  export X=\"a\" b\n}\nexport A=b=c\n",
+                "abra.sh:5: abra cannot read this export",
+            ),
+            (
+                "\n\nexport A_VERSION=v1 # bumped\n",
+                "abra.sh:3: abra takes all of \"v1 # bumped\" as the value of A_VERSION",
+            ),
+        ] {
+            let e = exports(text).unwrap_err();
+            assert_eq!(exit::code_of(&e), exit::USAGE);
+            assert!(format!("{e:#}").starts_with(want), "{e:#}");
+        }
+    }
+
+    #[test]
+    fn abra_sh_wins_over_the_env() {
+        let dir = std::env::temp_dir().join(format!("ccci-abra-sh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("abra.sh"), "export APP_SH_VERSION=v2\n").unwrap();
+        let env = EnvFile::parse("APP_SH_VERSION=v1\nDOMAIN=d.example\n", "x").unwrap();
+        let vars = interpolation_vars(&dir, &env, "d_example").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let get = |k: &str| {
+            let v: Vec<&str> = vars
+                .iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            v
+        };
+        assert_eq!(get("APP_SH_VERSION"), ["v2"]);
+        assert_eq!(get("DOMAIN"), ["d.example"]);
+        assert_eq!(get("STACK_NAME"), ["d_example"]);
+    }
 
     #[test]
     fn escapes_only_strings() {
