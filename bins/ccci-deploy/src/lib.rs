@@ -13,8 +13,8 @@ pub mod teardown;
 pub mod warm;
 
 mod cmd;
-mod infra;
 mod env_args;
+mod infra;
 
 use anyhow::Result;
 use app::{Health, HealthKind};

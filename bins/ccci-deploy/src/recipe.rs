@@ -121,9 +121,11 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
                     dl.remove(&key(coop::CHAOS_VERSION));
                 }
                 None => {
-                    // abra --chaos keeps the recipe's own version label.
+                    // abra --chaos keeps the recipe's own version label and
+                    // records the commit as its short form (8 hex digits).
                     dl.insert(key(coop::CHAOS), Value::String("true".into()));
-                    dl.insert(key(coop::CHAOS_VERSION), Value::String(r.sha.clone()));
+                    let short = &r.sha[..CHAOS_SHA_LEN.min(r.sha.len())];
+                    dl.insert(key(coop::CHAOS_VERSION), Value::String(short.into()));
                 }
             }
         }
@@ -164,6 +166,47 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The length of the commit abra writes in the chaos-version label.
+const CHAOS_SHA_LEN: usize = 8;
+
+/// What abra adds to the `app` service from the app env: every variable of it
+/// in the container's environment (`ExposeAllEnv`: a config template or an
+/// entrypoint may read a setting the compose file does not list; what the
+/// compose file sets itself is kept), and the auto-update label from
+/// `ENABLE_AUTO_UPDATE`. `vars` are the interpolation variables (app env,
+/// `abra.sh` exports, `STACK_NAME`).
+pub fn expose_app_env(config: &mut Value, app: &App, vars: &[(String, String)]) -> Result<()> {
+    let services = compose::obj_mut(config, "services");
+    let Some(svc) = services.get_mut("app") else {
+        return Ok(());
+    };
+    let svc = svc.as_object_mut().context("service app is not a map")?;
+    let env = svc
+        .entry("environment")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let env = env
+        .as_object_mut()
+        .context("service app's environment is not a map")?;
+    for (k, v) in vars {
+        env.entry(k.clone())
+            .or_insert_with(|| Value::String(v.clone()));
+    }
+    let auto = vars
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "ENABLE_AUTO_UPDATE")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "false".into());
+    let deploy = svc
+        .entry("deploy")
+        .or_insert_with(|| Value::Object(Default::default()));
+    compose::labels_mut(deploy).insert(
+        ccci_core::labels::coop_cloud(&app.stack, ccci_core::labels::coop::AUTOUPDATE),
+        Value::String(auto),
+    );
     Ok(())
 }
 

@@ -131,3 +131,103 @@ fn a_secret_name_over_dockers_limit_is_red_in_one_line() {
         .file_name();
     w.teardown_clean(&failed.to_string_lossy());
 }
+
+fn app_label(stack: &str, label: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "service",
+            "inspect",
+            &format!("{stack}_app"),
+            "--format",
+            &format!("{{{{index .Spec.Labels \"coop-cloud.{stack}.{label}\"}}}}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_app_gets_all_of_its_env_the_domain_everywhere_and_abras_labels() {
+    let w = World::new("abra-parity-app");
+    // Settings the compose file does not list: abra still hands them to the
+    // app container. And the sample's `<recipe>.example.com` elsewhere than
+    // in DOMAIN, which `abra app new` replaces too.
+    let sample = w.repo.read(".env.sample");
+    w.repo.write(
+        ".env.sample",
+        &format!(
+            "{sample}\nTEMPLATE_ONLY=read-by-the-entrypoint\nMAIL_DOMAIN=mail.demo.example.com\nENABLE_AUTO_UPDATE=true\nTIMEOUT=soon\n"
+        ),
+    );
+    w.repo.edit("compose.yml", "${TIMEOUT:-120}", "${TIMEOUT}");
+    // Not a release: a chaos deploy of a commit.
+    let sha = w.repo.commit("settings the compose file does not list");
+    let id = w.new_app(&sha, &[]);
+    let r = w.deploy(&["deploy", "--wait", &id]);
+    r.assert_code(0);
+    // A timeout label that is not a number is said, not swallowed.
+    assert!(
+        r.stderr
+            .contains(".timeout is \"soon\", not a number of seconds"),
+        "{}",
+        r.stderr
+    );
+    let stack = w.stack(&id);
+    let domain = run_domain(&w, &id);
+    assert_eq!(app_env(&stack, "TEMPLATE_ONLY"), "read-by-the-entrypoint");
+    assert_eq!(app_env(&stack, "MAIL_DOMAIN"), format!("mail.{domain}"));
+    // What the compose file sets itself is what the app gets.
+    assert_eq!(
+        app_env(&stack, "GREETING"),
+        "Hello from the ccci demo recipe"
+    );
+    assert_eq!(app_label(&stack, "autoupdate"), "true");
+    assert_eq!(app_label(&stack, "chaos"), "true");
+    assert_eq!(app_label(&stack, "chaos-version"), &sha[..8]);
+    w.teardown_clean(&id);
+}
+
+#[test]
+fn an_upgrade_says_what_the_release_asks_of_operators() {
+    let w = World::new("abra-parity-asks");
+    let id = w.new_app("0.1.0+1.0", &[]);
+    w.deploy_wait(&id, 0);
+    // The next release adds a setting and a secret, which an operator
+    // upgrading with abra must add by hand.
+    let sample = w.repo.read(".env.sample");
+    w.repo.write(
+        ".env.sample",
+        &format!("{sample}\nSMTP_HOST=mail.example.org\nSECRET_SMTP_PASSWORD_VERSION=v1\n"),
+    );
+    w.repo.edit(
+        "compose.yml",
+        "    secrets:\n      - db_password\n",
+        "    secrets:\n      - db_password\n      - smtp_password\n",
+    );
+    w.repo.edit(
+        "compose.yml",
+        "\nconfigs:\n",
+        "  smtp_password:\n    external: true\n    name: ${STACK_NAME}_smtp_password_${SECRET_SMTP_PASSWORD_VERSION}\n\nconfigs:\n",
+    );
+    w.repo.release("0.3.0+1.1");
+    let r = w.deploy(&["--json", "upgrade", &id, "--ref", "0.3.0+1.1"]);
+    r.assert_code(0);
+    let v = r.json();
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("; operators must add env SMTP_HOST, SECRET_SMTP_PASSWORD_VERSION and secret smtp_password (v1)"),
+        "{v}"
+    );
+    assert_eq!(
+        v["operator_actions"]["env"],
+        serde_json::json!(["SMTP_HOST", "SECRET_SMTP_PASSWORD_VERSION"])
+    );
+    assert_eq!(
+        app_label(&w.stack(&id), "autoupdate"),
+        "false",
+        "no ENABLE_AUTO_UPDATE: false, as abra sets it"
+    );
+    w.teardown_clean(&id);
+}

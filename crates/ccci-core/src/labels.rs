@@ -30,6 +30,9 @@ pub mod coop {
     pub const RECIPE: &str = "recipe";
     /// Seconds a deploy may take to converge.
     pub const TIMEOUT: &str = "timeout";
+    /// Whether an auto-updater may upgrade the app: the app env's
+    /// `ENABLE_AUTO_UPDATE`, else `false`, as abra sets it.
+    pub const AUTOUPDATE: &str = "autoupdate";
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub(crate) fn cmd_deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
         a.expect_sha.as_deref(),
         Phase::Install,
     ) {
-        Ok(r) => r,
+        Ok((r, _)) => r,
         Err(e) => {
             let v = red_verdict(e)?;
             run.ledger("deploy-failed", json!({"reason": v.reason}))?;
@@ -92,7 +92,7 @@ pub(crate) fn deploy_ref(
     r#ref: &str,
     expect_sha: Option<&str>,
     phase: Phase,
-) -> Result<recipe::Resolved> {
+) -> Result<(recipe::Resolved, Asks)> {
     // No separate reachability check: the first docker call below maps an
     // unreachable engine to exit 75 itself, and `new` checked for a swarm manager.
     // The disk comes first, before anything is created: an upgrade briefly
@@ -125,8 +125,9 @@ pub(crate) fn deploy_ref(
     // labels, mount a foreign volume) and hand it all to our teardown. A
     // refusal is a red verdict, before the deploy is counted or recorded.
     ownership::refuse_foreign(&ctx.docker, app)?;
-    secrets::ensure(&ctx.docker, app, run, &config, &env)?;
+    let secrets_created = secrets::ensure(&ctx.docker, app, run, &config, &env)?;
     recipe::label(&mut config, app, &resolved)?;
+    recipe::expose_app_env(&mut config, app, &recipe::deploy_vars(run, app, &env)?)?;
     health::inject(
         &mut config,
         &app.health,
@@ -150,6 +151,8 @@ pub(crate) fn deploy_ref(
         .run(&[
             "stack",
             "deploy",
+            // ccci waits itself; the CLI's default has changed before.
+            "--detach=true",
             "--resolve-image",
             "always",
             "-c",
@@ -172,7 +175,50 @@ pub(crate) fn deploy_ref(
         "deploy",
         json!({"ref": resolved.r#ref, "sha": resolved.sha, "stack": app.stack}),
     )?;
-    Ok(resolved)
+    Ok((
+        resolved,
+        Asks {
+            env: added,
+            secrets: secrets_created,
+        },
+    ))
+}
+
+/// What a deploy added on its own that an operator deploying with abra must
+/// add by hand (abra warns about a missing env key and a missing secret and
+/// stops): on an upgrade, what the new release asks of operators.
+#[derive(Debug, Default)]
+pub(crate) struct Asks {
+    /// Env keys of the release's `.env.sample` the app env did not have.
+    pub(crate) env: Vec<String>,
+    /// Docker secrets created for it (a new secret, or a new version of one).
+    pub(crate) secrets: Vec<String>,
+}
+
+impl Asks {
+    /// "operators must add env SMTP_HOST and secret smtp_password (v1)", or
+    /// nothing.
+    pub(crate) fn sentence(&self, stack: &str) -> Option<String> {
+        let mut parts = vec![];
+        if !self.env.is_empty() {
+            parts.push(format!("env {}", self.env.join(", ")));
+        }
+        if !self.secrets.is_empty() {
+            let names: Vec<String> = self
+                .secrets
+                .iter()
+                .map(|s| {
+                    let short = s.strip_prefix(&format!("{stack}_")).unwrap_or(s);
+                    match short.rsplit_once('_') {
+                        Some((key, version)) => format!("{key} ({version})"),
+                        None => short.to_string(),
+                    }
+                })
+                .collect();
+            parts.push(format!("secret {}", names.join(", ")));
+        }
+        (!parts.is_empty()).then(|| format!("operators must add {}", parts.join(" and ")))
+    }
 }
 
 /// The commit a run planned is its identity: a ref that names another one now

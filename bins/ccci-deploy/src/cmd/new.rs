@@ -7,6 +7,7 @@ use crate::{apply_health, print_json};
 use crate::{ownership, recipe, secrets, warm};
 use anyhow::{Context, Result};
 use ccci_core::cli::Ctx;
+use ccci_core::envfile::EnvFile;
 use ccci_core::overlay::{Overlay, Phase};
 use ccci_core::rundir::{Request, RunDir};
 use ccci_core::{exit, git, ids, log, state};
@@ -70,6 +71,7 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         &ctx.cfg.base_domain,
     );
     let stack = app::stack_for(&domain);
+    let sample = with_app_domain(&run, sample, &a.recipe, &domain)?;
     let overrides = overrides.expanded(&domain, &stack)?;
     let app = App {
         schema: app::SCHEMA,
@@ -195,4 +197,22 @@ fn copy_overlays(run: &RunDir, overlays: &[Overlay]) -> Result<Vec<Overlay>> {
         });
     }
     Ok(out)
+}
+
+/// What `abra app new` writes: the recipe's sample with every
+/// `<recipe>.example.com` (DOMAIN, and `EXTRA_DOMAINS` or a mail domain that
+/// repeats it) replaced by the app's domain, in the file's text, so the
+/// references of other settings stay as written.
+fn with_app_domain(run: &RunDir, sample: EnvFile, recipe: &str, domain: &str) -> Result<EnvFile> {
+    let placeholder = format!("{recipe}.example.com");
+    let path = run.recipe_dir().join(".env.sample");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !text.contains(&placeholder) {
+        return Ok(sample);
+    }
+    EnvFile::parse(
+        &text.replace(&placeholder, domain),
+        &path.display().to_string(),
+    )
 }

@@ -36,7 +36,7 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
         let keys: Vec<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
         run.ledger("upgrade-env", json!({"keys": keys}))?;
     }
-    let resolved = match deploy_ref(
+    let (resolved, asks) = match deploy_ref(
         ctx,
         &run,
         &mut app,
@@ -44,7 +44,7 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
         a.expect_sha.as_deref(),
         Phase::Upgrade,
     ) {
-        Ok(r) => r,
+        Ok(done) => done,
         Err(e) => {
             let v = red_verdict(e)?;
             run.ledger("upgrade", json!({"ok": false, "reason": v.reason}))?;
@@ -75,14 +75,22 @@ pub(crate) fn cmd_upgrade(ctx: &Ctx, a: UpgradeArgs) -> Result<i32> {
     } else if v.ok {
         v.reason = format!("{}; running {running}", v.reason);
     }
+    // The upgrade goes on, but the pull request shows what the release asks
+    // of operators, who upgrade by hand.
+    let asks_text = asks.sentence(&app.stack);
+    if let Some(t) = &asks_text {
+        v.reason = format!("{}; {t}", v.reason);
+    }
     run.ledger(
         "upgrade",
-        json!({"ok": v.ok, "from": before.sha, "to": resolved.sha, "running": running}),
+        json!({"ok": v.ok, "from": before.sha, "to": resolved.sha, "running": running,
+               "operator_env": asks.env, "operator_secrets": asks.secrets}),
     )?;
     Ok(report_verdict(
         ctx,
         &v,
-        json!({"from": before.r#ref, "to": resolved.r#ref, "sha": resolved.sha, "running_version": version, "running_chaos_version": chaos}),
+        json!({"from": before.r#ref, "to": resolved.r#ref, "sha": resolved.sha, "running_version": version, "running_chaos_version": chaos,
+               "operator_actions": {"env": asks.env, "secrets": asks.secrets, "say": asks_text}}),
     ))
 }
 

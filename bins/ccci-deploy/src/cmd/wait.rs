@@ -33,14 +33,18 @@ fn timeout_for(run: &RunDir, app: &App, flag: Option<u64>) -> Duration {
         let text = std::fs::read_to_string(run.rendered_path()).ok()?;
         let config: serde_json::Value = serde_norway::from_str(&text).ok()?;
         let labels = ccci_core::compose::deploy_labels(&config["services"]["app"]);
-        labels
-            .get(&ccci_core::labels::coop_cloud(
-                &app.stack,
-                ccci_core::labels::coop::TIMEOUT,
-            ))?
-            .as_str()?
-            .parse()
-            .ok()
+        let key = ccci_core::labels::coop_cloud(&app.stack, ccci_core::labels::coop::TIMEOUT);
+        let text = labels.get(&key)?.as_str()?;
+        match text.trim().parse() {
+            Ok(secs) => Some(secs),
+            Err(_) => {
+                // Said, not swallowed: the recipe meant some timeout.
+                ccci_core::log::warn(&format!(
+                    "label {key} is {text:?}, not a number of seconds: ignored, the default of {DEFAULT_TIMEOUT} s applies"
+                ));
+                None
+            }
+        }
     };
     Duration::from_secs(
         flag.or(app.timeout_secs)
