@@ -99,6 +99,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let recipe = Recipe::load(&ctx.docker, dir, repo)?;
     let mut opts = Options {
         tag: cli.tag.clone(),
+        today: ccci_core::ids::now_rfc3339()[..10].to_string(),
         ..Options::default()
     };
     for p in &cli.overlays {
@@ -116,7 +117,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         if let Some(name) = name
             && dir.join(&name).is_dir()
         {
-            opts.deploy_timeout = Settings::load(dir, &name)?.timeouts.deploy;
+            let settings = Settings::load(dir, &name)?;
+            opts.deploy_timeout = settings.timeouts.deploy;
+            opts.flaky = settings.flaky;
             opts.overlays
                 .extend(overlays_in(&dir.join(&name).join("compose"))?);
         }

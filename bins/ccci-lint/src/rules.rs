@@ -369,6 +369,18 @@ healthcheck's start_period.",
 else would make CI test another app than the one operators deploy.\nFix: move the change into \
 the recipe, or drop it from the overlay.",
     },
+    Rule {
+        id: "C012",
+        name: "flaky-expiry",
+        level: Warning,
+        scope: Static,
+        summary: "a known-flaky test of recipe.json expires within 14 days, or has expired",
+        explain: "recipe.json may mark a test known-flaky (`flaky`: `<tier>/<name>` with a \
+`reason` and an `until` date): until that date its failures are reported but do not make its \
+tier red. Lint warns 14 days before the date and after it, when the failures count again, so \
+the entry ends on purpose and not by surprise.\nFix: fix the test and drop the entry, or \
+renew `until` with a reason that still holds.",
+    },
 ];
 
 /// A rule by id (`R012`) or name (`abra-sh-vendors`), case-insensitive.

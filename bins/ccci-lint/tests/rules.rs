@@ -141,8 +141,8 @@ fn demo_lints_clean_from_its_files_and_at_its_release() {
         .filter(|r| r["status"] == "skip")
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(skipped, ["R006", "R013", "C011"], "{v:#}");
-    assert_eq!(v["rules"].as_array().unwrap().len(), 27);
+    assert_eq!(skipped, ["R006", "R013", "C011", "C012"], "{v:#}");
+    assert_eq!(v["rules"].as_array().unwrap().len(), 28);
     // The demo as bundled lacks three metadata lines: one warning, exit 0.
     let s2 = Scratch::new("lint-demo-raw");
     let raw = RecipeRepo::from_demo(&s2.join("recipe"));
@@ -728,4 +728,54 @@ fn c011_overlay_scope() {
     );
     let (_, v) = report(&repo, &["--recipes-dir", &dir, "--recipe", "other"]);
     assert_eq!(status(&v, "C011"), "skip");
+}
+
+/// A date `days` from today, as `date` prints it.
+fn date_in(days: i64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("{days} days"), "+%F"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn known_flaky_tests_are_announced_before_and_after_they_expire() {
+    let s = Scratch::new("lint-flaky");
+    let repo = demo(&s);
+    let dir = s.join("recipes");
+    std::fs::create_dir_all(dir.join("demo")).unwrap();
+    std::fs::write(
+        dir.join("demo/recipe.json"),
+        format!(
+            r#"{{"schema": 1, "flaky": {{
+                "custom/old": {{"reason": "upstream bug 12", "until": "{}"}},
+                "custom/soon": {{"reason": "slow login", "until": "{}"}},
+                "custom/later": {{"reason": "racy", "until": "{}"}}}}}}"#,
+            date_in(-1),
+            date_in(5),
+            date_in(60)
+        ),
+    )
+    .unwrap();
+    let dir = dir.to_string_lossy().into_owned();
+    let (r, v) = report(&repo, &["--recipes-dir", &dir, "--recipe", "demo"]);
+    r.assert_code(0);
+    let said: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "C012")
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said.iter().any(|m| m.contains("custom/old expired on")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.contains("custom/soon expires on") && m.contains("in 5 days")),
+        "{said:?}"
+    );
 }

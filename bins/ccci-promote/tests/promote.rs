@@ -107,6 +107,7 @@ fn green_results(id: &str, repo: &Path) -> Results {
             duration_s: 1.0,
             log: String::new(),
             tests: vec![],
+            red: None,
         })
         .collect();
     Results {
@@ -144,6 +145,7 @@ fn green_results(id: &str, repo: &Path) -> Results {
         verdict: results::Verdict::Green,
         left_out: vec![],
         overlays: vec![],
+        reruns: vec![],
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),

@@ -193,6 +193,7 @@ impl Runner {
                 .position(|n| *n == t.name)
                 .unwrap_or(usize::MAX)
         });
+        self.classify();
         let level = results::level(&self.tiers);
         let green = results::green(&self.tiers, &teardown);
         let partial = self.request.tiers.is_partial();
@@ -262,6 +263,7 @@ impl Runner {
                     phase: o.phase,
                 })
                 .collect(),
+            reruns: vec![],
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -11,11 +11,13 @@ pub use ccci_core::signals;
 pub mod slot;
 pub mod tier;
 
+mod classify;
 mod context;
 mod deps;
 mod finish;
 mod ladder;
 mod report;
+mod rerun;
 mod runner;
 mod selection;
 mod setup;
@@ -89,6 +91,16 @@ pub struct Cli {
     /// sweep runs
     #[arg(long)]
     keep_app: bool,
+    /// When the run is red for the recipe's or its tests' reasons, run it
+    /// again alone (cold, holding every run slot) up to N times (0 to 3) to
+    /// tell a flake from a defect (default: recipe.json `rerun_alone`, else 0)
+    #[arg(long, env = "CCCI_RUN_RERUN_ALONE", value_name = "N",
+          value_parser = clap::value_parser!(u8).range(0..=3))]
+    rerun_alone: Option<u8>,
+    /// Hold every run slot of the host for the whole run, so nothing else
+    /// loads the machine (what a rerun alone does)
+    #[arg(long)]
+    alone: bool,
 }
 
 /// The command line, for generated man pages and shell completions.

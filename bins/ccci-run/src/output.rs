@@ -36,6 +36,15 @@ pub fn table(r: &Results, run_dir: &Path) {
             t.duration_s,
             clip(&t.summary, 160)
         );
+        if let Some(red) = &t.red {
+            println!(
+                "{:<29}{} (signature {}): {}",
+                "",
+                red.class,
+                red.signature.id,
+                clip(&red.evidence.join("; "), 140)
+            );
+        }
     }
     println!(
         "{:<9} {:<9} {:>7}  {}",

@@ -50,7 +50,16 @@ pub fn run(cli: Cli) -> Result<i32> {
     if !ccci_core::rundir::valid_id(&run_id) {
         return Err(exit::usage(format!("invalid run id {run_id:?}")));
     }
-    let _slot = slot::acquire(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?;
+    let slots = if cli.alone {
+        slot::acquire_all(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?
+    } else {
+        vec![slot::acquire(
+            &state_dir,
+            ctx.cfg.max_parallel_runs,
+            &run_id,
+            &stop,
+        )?]
+    };
     let run = RunDir::create(&state_dir, &run_id)?;
     let _lock = run.lock()?;
     let started = Instant::now();
@@ -155,7 +164,14 @@ pub fn run(cli: Cli) -> Result<i32> {
     r.notify.send("STATUS=tearing down");
     let teardown = r.teardown();
     let (sd, id) = (r.state_dir.clone(), r.run.id.clone());
+    let reruns = cli.rerun_alone.unwrap_or(r.plan.settings.rerun_alone);
+    let stop = r.stop.clone();
     let code = r.finish(&ctx, started, &started_at, teardown);
+    // A rerun alone needs every run slot, this run's too.
+    drop(slots);
+    if matches!(code, Ok(c) if c == exit::NO) {
+        crate::rerun::alone(&cli, &sd, &id, reruns, &stop);
+    }
     crate::report::finish(&sd, &id);
     code
 }

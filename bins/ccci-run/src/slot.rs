@@ -65,3 +65,44 @@ pub fn acquire(state_dir: &Path, max: u32, run_id: &str, stop: &AtomicBool) -> R
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// Take every slot of the host, one after the other, waiting while others
+/// hold them: a run alone, with nothing else loading the machine (to tell a
+/// flake from a defect).
+pub fn acquire_all(
+    state_dir: &Path,
+    max: u32,
+    run_id: &str,
+    stop: &AtomicBool,
+) -> Result<Vec<Slot>> {
+    let d = dir(state_dir);
+    std::fs::create_dir_all(&d)?;
+    let mut held = vec![];
+    let mut said = false;
+    for i in 0..max {
+        loop {
+            if let Some(lock) = state::Lock::try_acquire(&d.join(format!("run-slot-{i}.lock")))? {
+                let holder = d.join(format!("run-slot-{i}.run"));
+                state::write_atomic(&holder, run_id.as_bytes(), 0o644)?;
+                held.push(Slot {
+                    _lock: lock,
+                    holder,
+                });
+                break;
+            }
+            if !said {
+                log::info(&format!(
+                    "run {run_id}: runs alone: waiting until every one of the {max} run slots is free"
+                ));
+                said = true;
+            }
+            if stop.load(Ordering::SeqCst) {
+                return Err(exit::tempfail(format!(
+                    "run {run_id}: interrupted while waiting for the run slots"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    Ok(held)
+}

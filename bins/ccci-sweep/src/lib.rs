@@ -13,7 +13,7 @@ use ccci_core::rundir::RunDir;
 use ccci_core::settings::{self, Settings};
 use ccci_core::sweep::{self, Row, Summary};
 use ccci_core::tool::{self, Answer};
-use ccci_core::{exit, ids, log, state};
+use ccci_core::{exit, ids, known_red, log, state};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +42,10 @@ pub struct Cli {
     recipes_dir: Option<PathBuf>,
     /// Only these recipes (each must be enrolled)
     recipes: Vec<String>,
+    /// Test this recipe's newest release even when it is known red
+    /// (repeatable)
+    #[arg(long, value_name = "RECIPE")]
+    force: Vec<String>,
 }
 
 /// The command line, for generated man pages and shell completions.
@@ -57,7 +61,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         .into_iter()
         .filter(|(_, s)| s.enrolled)
         .collect();
-    for r in &cli.recipes {
+    for r in cli.recipes.iter().chain(&cli.force) {
         if !enrolled.iter().any(|(n, _)| n == r) {
             return Err(exit::usage(format!("{r} is not an enrolled recipe")));
         }
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         logs: &logs,
         stamp: &stamp,
         stop: &stop,
+        force: &cli.force,
     };
     if !ctx.json {
         println!(
@@ -154,7 +159,12 @@ struct Sweeper<'a> {
     logs: &'a Path,
     stamp: &'a str,
     stop: &'a AtomicBool,
+    /// Recipes to test even when known red.
+    force: &'a [String],
 }
+
+/// ccci's version, as the sweep's memory of known reds records it.
+const CCCI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A recipe that could not be handled: the row says why.
 fn unhandled(mut row: Row, note: String) -> Row {
@@ -234,6 +244,28 @@ impl Sweeper<'_> {
                 return Ok(unhandled(row, other.summary()));
             }
         };
+        // A release known red for the recipe's reasons is not tested again
+        // until something that could change the answer changes.
+        let suite = known_red::suite_hash(self.recipes_dir, name)?;
+        if let Some(k) = known_red::read(self.state_dir, name)? {
+            match known_red::stale(&k, &newest, &suite, CCCI_VERSION) {
+                None if !self.force.iter().any(|f| f == name) => {
+                    row.decision = "skip:known-red".into();
+                    row.run_id = k.run_id.clone();
+                    row.note = format!(
+                        "{newest} was red in run {} ({}); `ccci-sweep --force {name}` tests it again",
+                        k.run_id,
+                        k.reds.join(", ")
+                    );
+                    return Ok(row);
+                }
+                None => log::info(&format!("{name}: known red, tested again (--force)")),
+                Some(why) => log::info(&format!(
+                    "{name}: was red in run {}, tested again: {why}",
+                    k.run_id
+                )),
+            }
+        }
         let run_id = format!("sweep-{}-{name}", self.stamp);
         row.run_id = run_id.clone();
         let ran = self.call(
@@ -251,6 +283,10 @@ impl Sweeper<'_> {
                 "--keep-volumes",
                 "--run-id",
                 &run_id,
+                // A red release is run again alone: a flake is retried next
+                // week, a defect is remembered.
+                "--rerun-alone",
+                &s.rerun_alone.max(1).to_string(),
             ],
         )?;
         let run = RunDir {
@@ -260,6 +296,10 @@ impl Sweeper<'_> {
         if let Some(r) = state::read_json_opt::<Results>(&run.file(ccci_core::results::FILE))? {
             row.result = r.verdict.to_string();
             row.level = format!("L{}", r.level);
+            if let Some(c) = r.tiers.iter().find_map(|t| t.red.as_ref().map(|x| x.class)) {
+                row.result = format!("{}:{c}", r.verdict);
+            }
+            known_red::record(self.state_dir, &r, &newest, &suite, CCCI_VERSION)?;
         }
         match ran {
             Answer::Yes(_) => {}

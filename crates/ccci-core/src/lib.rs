@@ -7,6 +7,7 @@
 pub mod app;
 pub mod backupbot;
 pub mod canonical;
+pub mod classify;
 pub mod cli;
 pub mod compose;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod exit;
 pub mod git;
 pub mod gitea;
 pub mod ids;
+pub mod known_red;
 pub mod labels;
 pub mod log;
 pub mod notify;

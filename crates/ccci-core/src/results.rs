@@ -152,10 +152,21 @@ pub struct Results {
     /// recipe was tested as adjusted by these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlays: Vec<OverlayUse>,
+    /// Runs of the same ref made alone to tell a flake from a defect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reruns: Vec<Rerun>,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,
     pub junit: String,
+}
+
+/// A run made again alone (holding every run slot of the host).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rerun {
+    pub run_id: String,
+    pub verdict: Verdict,
+    pub level: u8,
 }
 
 /// A CI overlay a run used, and for which deploys.
@@ -174,6 +185,9 @@ pub struct Tier {
     /// The tier's own log (deploy output, hooks), relative to the run dir.
     pub log: String,
     pub tests: Vec<TestResult>,
+    /// Why the tier is red: class, evidence and signature (red tiers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red: Option<crate::classify::Red>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -342,6 +356,7 @@ mod tests {
             duration_s: 0.0,
             log: String::new(),
             tests: vec![],
+            red: None,
         }
     }
 
@@ -424,6 +439,14 @@ mod tests {
             sorted(Role::ALL, Role::as_str)
         );
         assert_eq!(
+            words("/$defs/red/properties/class/enum"),
+            sorted(crate::classify::Class::ALL, crate::classify::Class::as_str)
+        );
+        assert_eq!(
+            words("/properties/reruns/items/properties/verdict/enum"),
+            sorted(Verdict::ALL, Verdict::as_str)
+        );
+        assert_eq!(
             words("/$defs/status/enum"),
             sorted(
                 &[Status::Pass, Status::Fail, Status::Skip, Status::Na],
@@ -483,6 +506,7 @@ mod tests {
             verdict: Verdict::Red,
             left_out: vec![],
             overlays: vec![],
+            reruns: vec![],
             warnings: vec![],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -74,6 +74,15 @@ pub struct Settings {
     /// restored data is checked (`ccci-verify-backup --ready-hook`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<Readiness>,
+    /// A red run (class `recipe` or `test`) is run again alone this many
+    /// times (0 to 3) to tell a flake from a defect; the sweep always does
+    /// at least once.
+    #[serde(default)]
+    pub rerun_alone: u8,
+    /// Tests known to be flaky, by `<tier>/<name>`: a failure is reported
+    /// but does not make the tier red until `until`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flaky: BTreeMap<String, Flaky>,
     /// Data-marker hooks by service, relative to the recipe's test directory
     /// (see `ccci-verify-backup --marker-hook`).
     #[serde(default)]
@@ -123,6 +132,33 @@ fn default_ready_timeout() -> u64 {
     60
 }
 
+/// A known-flaky test: why, and until when (a date, `YYYY-MM-DD`, UTC) its
+/// failures do not count. After that date they count again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Flaky {
+    pub reason: String,
+    pub until: String,
+}
+
+impl Flaky {
+    /// Does it still hold on `today` (`YYYY-MM-DD`)?
+    pub fn holds(&self, today: &str) -> bool {
+        today <= self.until.as_str()
+    }
+}
+
+/// `YYYY-MM-DD` with plausible numbers.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && s.split('-').all(|p| p.bytes().all(|c| c.is_ascii_digit()))
+        && (1..=12).contains(&s[5..7].parse::<u8>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u8>().unwrap_or(0))
+}
+
 /// Another recipe the app needs (an SSO provider, say), deployed as its own app
 /// in the same run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -169,6 +205,8 @@ impl Settings {
             upgrade_env: BTreeMap::new(),
             secret_hook: None,
             readiness: None,
+            rerun_alone: 0,
+            flaky: BTreeMap::new(),
             marker_hooks: BTreeMap::new(),
             dependencies: vec![],
         }
@@ -219,6 +257,23 @@ impl Settings {
                 && !inside(h)
             {
                 anyhow::bail!("{what} {h:?} must be a path inside the recipe's test directory");
+            }
+        }
+        if self.rerun_alone > 3 {
+            anyhow::bail!("rerun_alone {} is more than 3", self.rerun_alone);
+        }
+        for (id, f) in &self.flaky {
+            if id.split('/').count() != 2 {
+                anyhow::bail!("flaky test {id:?} is not <tier>/<name>");
+            }
+            if !is_date(&f.until) {
+                anyhow::bail!(
+                    "flaky test {id}: until {:?} is not a date (YYYY-MM-DD)",
+                    f.until
+                );
+            }
+            if f.reason.trim().is_empty() {
+                anyhow::bail!("flaky test {id}: a reason is required");
             }
         }
         if self.readiness.as_ref().is_some_and(|r| r.timeout == 0) {
@@ -380,6 +435,10 @@ mod tests {
             r#"{"schema":1,"upgrade_env":{"ISS":"https://{dep.sso.domain}/"}}"#,
             r#"{"schema":1,"secret_hook":"../outside"}"#,
             r#"{"schema":1,"readiness":{"hook":"/abs"}}"#,
+            r#"{"schema":1,"rerun_alone":4}"#,
+            r#"{"schema":1,"flaky":{"custom/x":{"reason":"r","until":"31.12.2026"}}}"#,
+            r#"{"schema":1,"flaky":{"x":{"reason":"r","until":"2026-12-31"}}}"#,
+            r#"{"schema":1,"flaky":{"custom/x":{"reason":" ","until":"2026-12-31"}}}"#,
             r#"{"schema":1,"readiness":{"hook":"hooks/ready","timeout":0}}"#,
             r#"{"schema":1,"dependencies":[{"recipe":"k","repo":"r","ref":"x","tests":["nope"]}]}"#,
             "not json",

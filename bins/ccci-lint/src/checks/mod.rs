@@ -3,6 +3,7 @@
 
 pub mod abra;
 pub mod backup;
+pub mod flaky;
 pub mod network;
 pub mod overlay;
 pub mod own;
@@ -116,6 +117,9 @@ pub struct Options {
     pub deploy_timeout: Option<u64>,
     /// CI compose overlays to check (C011).
     pub overlays: Vec<TextFile>,
+    /// recipe.json's known-flaky tests (C012), and today (`YYYY-MM-DD`).
+    pub flaky: std::collections::BTreeMap<String, ccci_core::settings::Flaky>,
+    pub today: String,
 }
 
 /// Every rule over one recipe.
@@ -152,6 +156,7 @@ pub fn run(recipe: &Recipe, opts: &Options) -> Report {
         }
     }
     overlay::scope(recipe, &opts.overlays, &mut r);
+    flaky::expiry(&opts.flaky, &opts.today, &mut r);
     r.sort();
     r
 }

@@ -108,6 +108,29 @@ pub fn finish(
             cell(&tier.summary)
         ));
     }
+    let reds: Vec<&ccci_core::results::Tier> = r.tiers.iter().filter(|t| t.red.is_some()).collect();
+    if !reds.is_empty() {
+        s.push_str("\n| red tier | class | evidence | signature |\n|---|---|---|---|\n");
+        for t in reds {
+            let red = t.red.as_ref().expect("filtered");
+            s.push_str(&format!(
+                "| {} | **{}** | {} | `{}` {} |\n",
+                t.name,
+                red.class,
+                cell(&red.evidence.join("; ")),
+                red.signature.id,
+                cell(&format!("{}: {}", red.signature.step, red.signature.error))
+            ));
+        }
+    }
+    if !r.reruns.is_empty() {
+        let runs: Vec<String> = r
+            .reruns
+            .iter()
+            .map(|x| format!("`{}` {} L{}", x.run_id, x.verdict, x.level))
+            .collect();
+        s.push_str(&format!("\nRun again alone: {}.\n", runs.join(", ")));
+    }
     s.push_str(&format!(
         "\nTeardown: {} ({}).\n",
         r.teardown.status,

@@ -150,6 +150,7 @@ mod tests {
             verdict,
             left_out: vec![],
             overlays: vec![],
+            reruns: vec![],
             warnings: vec![],
             plan: String::new(),
             junit: String::new(),

@@ -211,6 +211,29 @@ fn finished(r: &Results, logs: &Logs) -> Markup {
                 }
             }
         }
+        @if r.tiers.iter().any(|t| t.red.is_some()) {
+            h2 { "Why it is red" }
+            @for t in &r.tiers {
+                @if let Some(red) = &t.red {
+                    h3 { (t.name) ": " (red.class.as_str()) }
+                    ul {
+                        @for e in &red.evidence { li { (e) } }
+                    }
+                    p.muted.small {
+                        "Signature " code { (red.signature.id) } ": "
+                        code { (red.signature.step) } " · " (red.signature.error)
+                    }
+                }
+            }
+        }
+        @if !r.reruns.is_empty() {
+            h2 { "Run again alone" }
+            ul {
+                @for x in &r.reruns {
+                    li { code { (x.run_id) } " " (x.verdict.as_str()) " L" (x.level) }
+                }
+            }
+        }
         h2 { "Teardown" }
         p {
             (chip(r.teardown.status.as_str(), r.teardown.status.as_str())) " " (r.teardown.summary) " "
@@ -375,6 +398,7 @@ mod tests {
                 duration_s: 1.0,
                 log: format!("logs/{n}.log"),
                 tests: vec![],
+                red: None,
             })
             .collect();
         let mut r = Results {
@@ -406,6 +430,7 @@ mod tests {
             verdict: Verdict::Red,
             left_out: vec![],
             overlays: vec![],
+            reruns: vec![],
             warnings: vec![format!("warning {EVIL}")],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -74,6 +74,7 @@ pub fn green(id: &str, recipe: &str, started: u64, duration_s: f64) -> Results {
                     summary: "ok".into(),
                 })
                 .collect(),
+            red: None,
         })
         .collect();
     Results {
@@ -116,6 +117,7 @@ pub fn green(id: &str, recipe: &str, started: u64, duration_s: f64) -> Results {
         verdict: Verdict::Green,
         left_out: vec![],
         overlays: vec![],
+        reruns: vec![],
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),
