@@ -169,6 +169,40 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
     Ok(())
 }
 
+/// Pin every service of the app (the health probe included) to its node: its
+/// volumes, and so its backups, live there. The recipe's own constraints
+/// stay; swarm wants all of them.
+pub fn pin(config: &mut Value, app: &App) -> Result<()> {
+    let Some(node) = &app.node else {
+        return Ok(());
+    };
+    let constraint = Value::String(format!("node.id == {node}"));
+    for (name, svc) in compose::obj_mut(config, "services").iter_mut() {
+        let svc = svc
+            .as_object_mut()
+            .with_context(|| format!("service {name} is not a map"))?;
+        let deploy = svc
+            .entry("deploy")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let placement = deploy
+            .as_object_mut()
+            .with_context(|| format!("service {name}'s deploy is not a map"))?
+            .entry("placement")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let constraints = placement
+            .as_object_mut()
+            .with_context(|| format!("service {name}'s placement is not a map"))?
+            .entry("constraints")
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Some(list) = constraints.as_array_mut()
+            && !list.contains(&constraint)
+        {
+            list.push(constraint.clone());
+        }
+    }
+    Ok(())
+}
+
 /// The length of the commit abra writes in the chaos-version label.
 const CHAOS_SHA_LEN: usize = 8;
 

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 pub(crate) fn backup(ctx: &Ctx, run: &RunDir, st: &mut BackupState) -> Result<()> {
+    crate::on_app_node(ctx, run)?;
     let stack = stack_of(run)?;
     // Post-hooks undo what pre-hooks did (dumps, maintenance mode): they run for
     // every service whose pre-hook ran, whatever happens in between.

@@ -180,6 +180,23 @@ fn app_json(run: &RunDir) -> Result<App> {
     App::load(run)
 }
 
+/// Backups read and restores write the volumes' host paths: only the node
+/// that holds them can. The app is pinned to one node (`App::node`).
+fn on_app_node(ctx: &Ctx, run: &RunDir) -> Result<()> {
+    let app = app_json(run)?;
+    let Some(node) = &app.node else {
+        return Ok(());
+    };
+    let here = ctx.docker.node_id()?;
+    if &here != node {
+        return Err(exit::usage(format!(
+            "run {}: its volumes are on swarm node {node}, this engine is node {here}: run ccci-verify-backup on that node",
+            run.id
+        )));
+    }
+    Ok(())
+}
+
 fn stack_of(run: &RunDir) -> Result<String> {
     Ok(app_json(run)?.stack)
 }

@@ -80,6 +80,7 @@ pub(crate) fn restore(
             "no snapshot yet; run `ccci-verify-backup backup` first",
         ));
     };
+    crate::on_app_node(ctx, run)?;
     let stack = stack_of(run)?;
     st.hook_output.clear();
     let plan = st.plan.clone();

@@ -136,6 +136,10 @@ pub struct App {
     /// created; each deploy layers those of its phase after the recipe's files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlays: Vec<crate::overlay::Overlay>,
+    /// The swarm node every service of the app is pinned to (its volumes
+    /// and backups live there); `None` in app.json files from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl App {

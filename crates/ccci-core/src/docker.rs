@@ -204,6 +204,17 @@ impl Docker {
     }
 
     /// Check the engine answers and is a swarm manager.
+    /// This engine's swarm node id: where a run's services are pinned and
+    /// where its volumes live.
+    pub fn node_id(&self) -> Result<String> {
+        let id = self.run(&["info", "--format", "{{.Swarm.NodeID}}"])?;
+        let id = id.trim().to_string();
+        if id.is_empty() {
+            return Err(exit::usage("this Docker engine is not in a swarm"));
+        }
+        Ok(id)
+    }
+
     pub fn check_swarm_manager(&self) -> Result<()> {
         let info = self
             .run(&[

@@ -134,6 +134,7 @@ pub(crate) fn deploy_ref(
         &ctx.cfg.probe_image,
         &app.labels(),
     );
+    recipe::pin(&mut config, app)?;
     let images = recipe::images(&config);
     pull_images(&ctx.docker, &images)?;
     ccci_core::compose::write_rendered(&config, &run.rendered_path())?;

@@ -92,6 +92,8 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         deployed: None,
         deploy_started_ms: 0,
         overlays: vec![],
+        // One node holds the app: the engine ccci drives (docs/scaling.md).
+        node: Some(ctx.docker.node_id()?),
     };
     state::write_json(
         &run.request_path(),
