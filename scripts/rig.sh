@@ -74,6 +74,17 @@ init_swarm() {
     docker swarm init --advertise-addr 127.0.0.1 >/dev/null
 }
 
+# The network every app of a Co-op Cloud server shares with the others (its
+# Traefik's): recipes declare it external, and ccci's decoys join it.
+shared_network() {
+    if docker network inspect proxy >/dev/null 2>&1; then
+        say "network: proxy present"
+        return
+    fi
+    say "network: creating the shared overlay network proxy"
+    docker network create --driver overlay --attachable proxy >/dev/null
+}
+
 start_registry() {
     if curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then
         say "registry: answering on $registry"
@@ -149,6 +160,7 @@ fi
 check_cli
 start_dockerd
 init_swarm
+shared_network
 start_registry
 build_images
 # Real server images (nginx, postgres, ...) from Debian packages, see images/README.md.

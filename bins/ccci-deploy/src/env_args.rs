@@ -31,7 +31,15 @@ impl EnvArgs {
     pub(crate) fn parse(env: &[String], deps: &[String]) -> Result<EnvArgs> {
         let mut out = EnvArgs::default();
         for kv in deps {
-            let (k, v) = split("--dep-domain", kv)?;
+            // Keyed by recipe name, which may hold `-`, unlike a variable name.
+            let Some((k, v)) = kv
+                .split_once('=')
+                .filter(|(k, _)| ccci_core::recipe_name::RecipeName::is_valid(k))
+            else {
+                return Err(exit::usage(format!(
+                    "--dep-domain {kv:?} is not RECIPE=DOMAIN"
+                )));
+            };
             out.deps.insert(k.to_string(), v.to_string());
         }
         let names: Vec<&str> = out.deps.keys().map(String::as_str).collect();
@@ -74,10 +82,10 @@ mod tests {
             &[
                 "A='quoted' # kept".into(),
                 "B=x=y".into(),
-                "C=https://{dep.kc.domain}/{domain}".into(),
+                "C=https://{dep.kc-ng.domain}/{domain}".into(),
                 "D=".into(),
             ],
-            &["kc=kc.example".into()],
+            &["kc-ng=kc.example".into()],
         )
         .unwrap();
         assert_eq!(

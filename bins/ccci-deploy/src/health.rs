@@ -135,7 +135,9 @@ impl Probe {
         let Some(probe) = self.container(app, snap) else {
             return Ok(Err("the probe service has no running container yet".into()));
         };
-        let host = format!("tasks.{}", h.service);
+        // The full service name: a bare `tasks.<service>` can resolve to
+        // another stack's service on a shared network (crate::decoy).
+        let host = format!("tasks.{}", app.service_name(&h.service));
         match h.kind {
             HealthKind::Http => {
                 let url = format!("http://{host}:{port}{}", h.path);

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod converge;
+pub mod decoy;
 pub mod health;
 pub mod objects;
 pub mod ownership;

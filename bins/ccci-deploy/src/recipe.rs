@@ -91,6 +91,10 @@ pub fn render(
 pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
     let labels = app.labels();
     let stack = app.stack.clone();
+    // With a shared network, the app's own networks are named to sort after
+    // it: the order in which Docker's DNS lets another stack's service answer
+    // a bare name (crate::decoy). Production's stack names often sort so.
+    let shared = !crate::decoy::shared_networks(config).is_empty();
     let services = compose::obj_mut(config, "services");
     if !services.contains_key("app") {
         return Err(exit::usage(
@@ -134,13 +138,19 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
         if config.get(section).is_none() {
             continue;
         }
-        for (_, def) in compose::obj_mut(config, section).iter_mut() {
+        for (key, def) in compose::obj_mut(config, section).iter_mut() {
             if compose::is_external(def) {
                 continue;
             }
             let l = compose::labels_mut(def);
             for (k, v) in &labels {
                 l.insert(k.clone(), Value::String(v.clone()));
+            }
+            if section == "networks" && shared {
+                let key = key.clone();
+                let def = def.as_object_mut().context("network is not a map")?;
+                def.entry("name")
+                    .or_insert_with(|| Value::String(last_name(&stack, &key)));
             }
             if section == "networks" {
                 def.as_object_mut()
@@ -160,13 +170,20 @@ pub fn label(config: &mut Value, app: &App, r: &Resolved) -> Result<()> {
             for (k, v) in &labels {
                 l.insert(k.clone(), Value::String(v.clone()));
             }
-            nets.insert(
-                "default".into(),
-                serde_json::json!({"labels": l, "attachable": true}),
-            );
+            let mut def = serde_json::json!({"labels": l, "attachable": true});
+            if shared {
+                def["name"] = Value::String(last_name(&stack, "default"));
+            }
+            nets.insert("default".into(), def);
         }
     }
     Ok(())
+}
+
+/// An own network's name that sorts after every shared network's (`zz-`
+/// sorts after any name that starts with a letter).
+fn last_name(stack: &str, key: &str) -> String {
+    format!("zz-{stack}_{key}")
 }
 
 /// Pin every service of the app (the health probe included) to its node: its

@@ -640,7 +640,10 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
         ],
     );
     let reason = w.deploy_wait(&id, 0);
-    assert!(reason.contains("TCP connect to tasks.db:5432"), "{reason}");
+    assert!(
+        reason.contains("TCP connect to tasks.") && reason.contains("_db:5432"),
+        "{reason}"
+    );
     w.teardown_clean(&id);
     // Nothing listens on 5433: never healthy.
     let id = w.new_app(
@@ -658,7 +661,7 @@ fn probes_tcp_on_the_network_and_http_or_tcp_from_the_host() {
     );
     let reason = w.deploy_wait(&id, 1);
     assert!(
-        reason.contains("no TCP connect to tasks.db:5433"),
+        reason.contains("no TCP connect to tasks.") && reason.contains("_db:5433"),
         "{reason}"
     );
     w.teardown_clean(&id);

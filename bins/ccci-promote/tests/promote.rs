@@ -146,6 +146,8 @@ fn green_results(id: &str, repo: &Path) -> Results {
         left_out: vec![],
         overlays: vec![],
         reruns: vec![],
+        reproduced_alone: 0,
+        rerun_of: None,
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),

@@ -27,8 +27,15 @@ fn failed(t: &TestResult) -> bool {
 impl Runner {
     /// Give every red tier of the run its class, evidence and signature.
     pub(crate) fn classify(&mut self) {
+        // An interrupted run says nothing about the recipe.
+        if matches!(self.abort, Some(Abort::Interrupted)) {
+            return;
+        }
         let names = self.names();
-        let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        let names: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let abort = self.abort.clone();
         let mut abort_placed = false;
         for t in &mut self.tiers {
@@ -61,12 +68,18 @@ impl Runner {
     }
 
     /// This run's own words, taken out of signatures.
-    fn names(&self) -> Vec<(String, &'static str)> {
-        let mut out = vec![(self.run.id.clone(), "<run>")];
+    fn names(&self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        // A rerun alone speaks of itself as the run it re-tests, so both
+        // name a failure alike whatever the length of the first run's id.
+        if let Some(parent) = &self.request.rerun_of {
+            out.push((self.run.id.clone(), parent.clone()));
+        }
+        out.push((self.run.id.clone(), "<run>".into()));
         for a in &self.apps {
-            out.push((a.domain.clone(), "<domain>"));
-            out.push((a.stack.clone(), "<stack>"));
-            out.push((a.run_id.clone(), "<run>"));
+            out.push((a.domain.clone(), "<domain>".into()));
+            out.push((a.stack.clone(), "<stack>".into()));
+            out.push((a.run_id.clone(), "<run>".into()));
         }
         out
     }

@@ -145,9 +145,23 @@ impl Runner {
     /// reaper leaves it, `ccci-deploy status` says so) instead of tearing it
     /// down. An interrupted run or one that created nothing is torn down.
     fn keep_for_probing(&mut self) -> Option<Teardown> {
-        let red = self.tiers.iter().find(|t| t.status == Status::Fail)?;
+        let red = self
+            .tiers
+            .iter()
+            .find(|t| t.status == Status::Fail)?
+            .clone();
         if !self.request.keep_app || !self.app_created || self.abort.is_some() {
             return None;
+        }
+        // A shared dependency is not this run's to keep: what the run set up
+        // on it is cleaned up now, as at any teardown.
+        let shared: Vec<usize> = (0..self.deps.len())
+            .filter(|i| self.deps[*i].shared)
+            .collect();
+        for i in shared {
+            if let Err(why) = self.cleanup_hook(i) {
+                log::warn(&why);
+            }
         }
         let kept = ccci_core::rundir::Kept {
             schema: 1,
@@ -264,6 +278,8 @@ impl Runner {
                 })
                 .collect(),
             reruns: vec![],
+            reproduced_alone: 0,
+            rerun_of: self.request.rerun_of.clone(),
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -101,6 +101,10 @@ pub struct Cli {
     /// loads the machine (what a rerun alone does)
     #[arg(long)]
     alone: bool,
+    /// Set by a rerun alone: the run this one tests again (kept off the
+    /// recipe's badge and history, never reported on a pull request)
+    #[arg(long, value_name = "RUN", requires = "alone")]
+    rerun_of: Option<String>,
 }
 
 /// The command line, for generated man pages and shell completions.

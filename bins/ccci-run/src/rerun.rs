@@ -34,8 +34,15 @@ fn worth_it(r: &Results) -> bool {
 /// Rerun `run_id` alone up to `times` times and write what that showed into
 /// its results.json. Best effort: a rerun that cannot run is said, and the
 /// first run's result stands.
-pub(crate) fn alone(cli: &Cli, state_dir: &Path, run_id: &str, times: u8, stop: &AtomicBool) {
-    if let Err(e) = try_alone(cli, state_dir, run_id, times, stop) {
+pub(crate) fn alone(
+    cli: &Cli,
+    recipes: &Path,
+    state_dir: &Path,
+    run_id: &str,
+    times: u8,
+    stop: &AtomicBool,
+) {
+    if let Err(e) = try_alone(cli, recipes, state_dir, run_id, times, stop) {
         log::warn(&format!(
             "run {run_id}: could not run it again alone: {}",
             ccci_core::cli::one_line(&e)
@@ -43,8 +50,22 @@ pub(crate) fn alone(cli: &Cli, state_dir: &Path, run_id: &str, times: u8, stop: 
     }
 }
 
+/// The request variables a unit's run has in its environment: a rerun must
+/// not inherit them (they would make it a pull request's run, or warm).
+const REQUEST_VARS: &[&str] = &[
+    "CCCI_RUN_RECIPE",
+    "CCCI_RUN_REPO",
+    "CCCI_RUN_REF",
+    "CCCI_RUN_PR",
+    "CCCI_RUN_TRIGGER",
+    "CCCI_RUN_QUICK",
+    "CCCI_RUN_TIERS",
+    "CCCI_RUN_RERUN_ALONE",
+];
+
 fn try_alone(
     cli: &Cli,
+    recipes: &Path,
     state_dir: &Path,
     run_id: &str,
     times: u8,
@@ -83,6 +104,8 @@ fn try_alone(
             "--trigger",
             cli.trigger.as_str(),
             "--alone",
+            "--rerun-of",
+            run_id,
             "--rerun-alone",
             "0",
         ]
@@ -100,9 +123,18 @@ fn try_alone(
             stop,
         );
         call.state_dir = Some(state_dir);
+        call.env_remove = REQUEST_VARS.iter().map(|v| v.to_string()).collect();
+        // The same suite as the first run, whatever the host's default is.
+        call.env = vec![("CCCI_RECIPES_DIR".into(), recipes.display().to_string())];
         let _ = tool::call(call)?;
         let again_path = RunDir::runs_root(state_dir).join(&id).join(results::FILE);
-        let Some(again) = state::read_json_opt::<Results>(&again_path)? else {
+        let again = state::read_json_opt::<Results>(&again_path)?;
+        let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
+        if again.is_none() || interrupted {
+            // Stopped or killed before its own teardown: nothing it made stays.
+            tear_down(state_dir, &id, &log_path);
+        }
+        let Some(again) = again else {
             log::warn(&format!(
                 "run {id} wrote no results: see {}",
                 log_path.display()
@@ -129,6 +161,7 @@ fn try_alone(
             break;
         }
     }
+    first.reproduced_alone = reproduced;
     if reproduced > 0 {
         for red in first.tiers.iter_mut().filter_map(|t| t.red.as_mut()) {
             if red.class != Class::Flake {
@@ -139,6 +172,20 @@ fn try_alone(
     }
     state::write_json(&path, &first)?;
     Ok(())
+}
+
+/// Tear a rerun down whatever happens to us meanwhile (a second signal must
+/// not leave its stack behind).
+fn tear_down(state_dir: &Path, id: &str, log: &Path) {
+    let never = AtomicBool::new(false);
+    let mut call = tool::Call::new("ccci-deploy", &["teardown", id], Some(log), &never);
+    call.state_dir = Some(state_dir);
+    if let Err(e) = tool::call(call) {
+        log::warn(&format!(
+            "run {id}: teardown failed: {}; `ccci-deploy teardown {id}` or the reaper removes it",
+            ccci_core::cli::one_line(&e)
+        ));
+    }
 }
 
 /// What a rerun alone showed.

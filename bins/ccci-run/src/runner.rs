@@ -36,7 +36,7 @@ impl Abort {
 
 /// The parts of the command line the runner reads while it runs, taken from
 /// the `Cli` once in setup (the rest of it is used up there).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunRequest {
     /// What started the run.
     pub(crate) trigger: Trigger,
@@ -50,6 +50,8 @@ pub(crate) struct RunRequest {
     pub(crate) tiers: crate::selection::Selection,
     /// When the run is red, leave its apps up for probing.
     pub(crate) keep_app: bool,
+    /// This run tests that run again, alone.
+    pub(crate) rerun_of: Option<String>,
 }
 
 pub(crate) struct Runner {
@@ -125,6 +127,7 @@ impl Runner {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            env_remove: vec![],
             log: Some(&log),
             timeout: None,
             stop: &self.stop,

@@ -32,11 +32,18 @@ impl Selection {
 
     /// `--tiers` as given (empty: every tier). An unknown name is bad input.
     pub(crate) fn parse(names: &[String]) -> Result<Selection> {
+        // `CCCI_RUN_TIERS=` in a request file, or a stray comma: no name is
+        // no restriction.
+        let names: Vec<&str> = names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
         if names.is_empty() {
             return Ok(Selection::all());
         }
         let mut bits = 0;
-        for n in names.iter().map(|n| n.trim()) {
+        for n in names {
             let b = bit(n).ok_or_else(|| {
                 exit::usage(format!(
                     "--tiers: {n:?} is not a tier (tiers: {})",
@@ -105,7 +112,9 @@ mod tests {
 
     #[test]
     fn unknown_tiers_are_bad_input() {
-        for bad in ["instal", "", "custom,all"] {
+        assert!(!sel("").is_partial());
+        assert_eq!(sel("install,,custom").describe(), "install,custom");
+        for bad in ["instal", "custom,all"] {
             let e = Selection::parse(&bad.split(',').map(String::from).collect::<Vec<_>>())
                 .unwrap_err();
             assert_eq!(exit::code_of(&e), exit::USAGE, "{bad}");

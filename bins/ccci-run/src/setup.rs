@@ -62,6 +62,13 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let run = RunDir::create(&state_dir, &run_id)?;
     let _lock = run.lock()?;
+    if let Some(parent) = &cli.rerun_of {
+        state::write_atomic(
+            &run.file(ccci_core::rundir::RERUN_OF),
+            format!("{parent}\n").as_bytes(),
+            0o644,
+        )?;
+    }
     let started = Instant::now();
     let started_at = ids::now_rfc3339();
     run.ledger(
@@ -100,6 +107,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         .collect(),
         state_dir: Some(&state_dir),
         env: vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        env_remove: vec![],
         log: Some(&plan_log),
         timeout: None,
         stop: &stop,
@@ -133,6 +141,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         plan.previous = None;
         state::write_json(&run.file("plan.json"), &plan)?;
     }
+    let recipes_dir = recipes.clone();
     let mut r = Runner {
         state_dir: state_dir.clone(),
         dep_locks: vec![],
@@ -170,7 +179,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     // A rerun alone needs every run slot, this run's too.
     drop(slots);
     if matches!(code, Ok(c) if c == exit::NO) {
-        crate::rerun::alone(&cli, &sd, &id, reruns, &stop);
+        crate::rerun::alone(&cli, &recipes_dir, &sd, &id, reruns, &stop);
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            // Stopped while running it again: the run was interrupted.
+            crate::report::finish(&sd, &id);
+            return Ok(exit::TEMPFAIL);
+        }
     }
     crate::report::finish(&sd, &id);
     code
@@ -186,6 +200,7 @@ impl RunRequest {
             keep_volumes: cli.keep_volumes,
             tiers,
             keep_app: cli.keep_app,
+            rerun_of: cli.rerun_of.clone(),
         }
     }
 }

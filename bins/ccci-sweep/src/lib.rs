@@ -90,6 +90,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         stamp: &stamp,
         stop: &stop,
         force: &cli.force,
+        build: ccci_build(),
     };
     if !ctx.json {
         println!(
@@ -161,10 +162,22 @@ struct Sweeper<'a> {
     stop: &'a AtomicBool,
     /// Recipes to test even when known red.
     force: &'a [String],
+    /// `ccci_build()`, once per sweep.
+    build: String,
 }
 
-/// ccci's version, as the sweep's memory of known reds records it.
-const CCCI_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// ccci's build, as the sweep's memory of known reds records it: the crate
+/// version and a hash of the runner next to us, so any new build of ccci
+/// (a fix included) tests known reds again.
+fn ccci_build() -> String {
+    let runner = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("ccci-run")))
+        .and_then(|p| std::fs::read(p).ok())
+        .map(|b| format!("{:016x}", ccci_core::classify::fnv(&b)))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{}+{runner}", env!("CARGO_PKG_VERSION"))
+}
 
 /// A recipe that could not be handled: the row says why.
 fn unhandled(mut row: Row, note: String) -> Row {
@@ -248,7 +261,7 @@ impl Sweeper<'_> {
         // until something that could change the answer changes.
         let suite = known_red::suite_hash(self.recipes_dir, name)?;
         if let Some(k) = known_red::read(self.state_dir, name)? {
-            match known_red::stale(&k, &newest, &suite, CCCI_VERSION) {
+            match known_red::stale(&k, &newest, &suite, &self.build) {
                 None if !self.force.iter().any(|f| f == name) => {
                     row.decision = "skip:known-red".into();
                     row.run_id = k.run_id.clone();
@@ -299,7 +312,7 @@ impl Sweeper<'_> {
             if let Some(c) = r.tiers.iter().find_map(|t| t.red.as_ref().map(|x| x.class)) {
                 row.result = format!("{}:{c}", r.verdict);
             }
-            known_red::record(self.state_dir, &r, &newest, &suite, CCCI_VERSION)?;
+            known_red::record(self.state_dir, &r, &newest, &suite, &self.build)?;
         }
         match ran {
             Answer::Yes(_) => {}

@@ -156,6 +156,9 @@ fn a_second_sweep_runs_the_flake_again_and_not_the_known_red() {
         "{rows2:#}"
     );
     assert_eq!(f["result"], "green", "{rows2:#}");
+    // The promoted run keeps its data as the canonical app's: released at
+    // the end, so the test leaves nothing behind.
+    let promoted = f["run_id"].as_str().unwrap().to_string();
 
     // A change to ccci's tests for it, or --force, tests it again.
     let forced = w.sweep(&["crashy", "--force", "crashy"]);
@@ -165,4 +168,12 @@ fn a_second_sweep_runs_the_flake_again_and_not_the_known_red() {
     let changed = w.sweep(&["crashy"]);
     let rows4 = rows(&changed);
     assert_eq!(row(&rows4, "crashy")["decision"], "run:seed", "{rows4:#}");
+    let deploy = bin().parent().unwrap().join("ccci-deploy");
+    let state = w.state.to_string_lossy().into_owned();
+    run(
+        &deploy,
+        &["teardown", &promoted, "--release"],
+        &[("CCCI_STATE_DIR", state.as_str())],
+    )
+    .assert_code(0);
 }

@@ -134,13 +134,23 @@ pub fn normalize(text: &str, names: &[(&str, &str)]) -> String {
     out
 }
 
-/// `2026-11-30T02:00:01.5Z` (and `+01:00` offsets) → `<time>`.
+/// Times and dates → `<time>`: RFC 3339 (`2026-11-30T02:00:01.5Z`, `+01:00`
+/// offsets), log stamps (`2026/11/30 02:00:01`, `2026-11-30 02:00:01`), clock
+/// times (`02:00:01`) and dates (`2026/11/30`, `2026-11-30`).
 fn without_times(s: &str) -> String {
-    const SHAPE: &str = "dddd-dd-ddTdd:dd:dd";
+    const SHAPES: &[&str] = &[
+        "dddd-dd-ddTdd:dd:dd",
+        "dddd-dd-dd dd:dd:dd",
+        "dddd/dd/dd dd:dd:dd",
+        "dddd-dd-dd",
+        "dddd/dd/dd",
+        "dd:dd:dd",
+    ];
     let b = s.as_bytes();
-    let fits = |at: usize| {
-        at + SHAPE.len() <= b.len()
-            && SHAPE.bytes().zip(&b[at..]).all(|(want, got)| match want {
+    let fits = |at: usize, shape: &str| {
+        at + shape.len() <= b.len()
+            && (at == 0 || !b[at - 1].is_ascii_digit())
+            && shape.bytes().zip(&b[at..]).all(|(want, got)| match want {
                 b'd' => got.is_ascii_digit(),
                 w => w == *got,
             })
@@ -148,8 +158,8 @@ fn without_times(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < b.len() {
-        if fits(i) {
-            let mut j = i + SHAPE.len();
+        if let Some(shape) = SHAPES.iter().find(|sh| fits(i, sh)) {
+            let mut j = i + shape.len();
             if j < b.len() && b[j] == b'.' {
                 j += 1;
                 while j < b.len() && b[j].is_ascii_digit() {
@@ -280,6 +290,10 @@ mod tests {
                 &[]
             ),
             "at <time> and <time>."
+        );
+        assert_eq!(
+            normalize("first attempt fails at 06:19:54 on 2026/11/30", &[]),
+            "first attempt fails at <time> on <time>"
         );
     }
 }

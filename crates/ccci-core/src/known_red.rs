@@ -36,7 +36,10 @@ pub struct KnownRed {
 /// Why a remembered red no longer holds, if it does not.
 pub fn stale(k: &KnownRed, tag: &str, suite: &str, ccci: &str) -> Option<String> {
     if k.tag != tag {
-        Some(format!("{tag} is newer than the red {}", k.tag))
+        Some(format!(
+            "the newest release is {tag}, not the red {}",
+            k.tag
+        ))
     } else if k.suite != suite {
         Some(format!(
             "ccci's tests for {} changed since run {}",
@@ -72,7 +75,10 @@ pub fn record(state_dir: &Path, r: &Results, tag: &str, suite: &str, ccci: &str)
             })
         })
         .collect();
+    // Only a red that came back alone, the same way, is known: an
+    // unconfirmed one (no rerun, a rerun stopped or troubled) is retried.
     let remember = r.verdict == crate::results::Verdict::Red
+        && r.reproduced_alone > 0
         && !reds.is_empty()
         && reds
             .iter()
@@ -174,7 +180,7 @@ mod tests {
         assert!(
             stale(&k, "0.3.0+1.1", "s", "0.1.0")
                 .unwrap()
-                .contains("newer")
+                .contains("not the red")
         );
         assert!(
             stale(&k, "0.2.0+1.1", "t", "0.1.0")

@@ -79,6 +79,12 @@ pub fn scan(dir: &Path) -> Result<Vec<Overlay>> {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        // `.x.yml` is a helper, as `.` and `_` names are everywhere in the tree.
+        .filter(|p| {
+            p.file_name()
+                .and_then(|f| f.to_str())
+                .is_some_and(|f| !f.starts_with('.') && !f.starts_with('_'))
+        })
         .collect();
     paths.sort();
     paths.iter().map(|p| Overlay::at(p)).collect()

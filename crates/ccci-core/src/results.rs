@@ -155,10 +155,21 @@ pub struct Results {
     /// Runs of the same ref made alone to tell a flake from a defect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reruns: Vec<Rerun>,
+    /// How many reruns alone failed with the same signatures: what makes a
+    /// red a known red for the sweep.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reproduced_alone: u8,
+    /// This run is a rerun alone of that run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,
     pub junit: String,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// A run made again alone (holding every run slot of the host).
@@ -507,6 +518,8 @@ mod tests {
             left_out: vec![],
             overlays: vec![],
             reruns: vec![],
+            reproduced_alone: 0,
+            rerun_of: None,
             warnings: vec![],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

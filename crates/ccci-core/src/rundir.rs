@@ -94,6 +94,10 @@ pub struct Retained {
     pub since: String,
 }
 
+/// `<run>/rerun-of`: the run a rerun alone re-tests (its id, one line). Such
+/// a run is kept off its recipe's badge, index line and history.
+pub const RERUN_OF: &str = "rerun-of";
+
 /// A red run's apps left up for probing by hand (`ccci-run --keep-app`), in
 /// `<run>/kept.json` until `ccci-deploy teardown` removes them: the reaper
 /// leaves such a run alone and `ccci-deploy status` says so.

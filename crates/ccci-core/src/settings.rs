@@ -263,8 +263,14 @@ impl Settings {
             anyhow::bail!("rerun_alone {} is more than 3", self.rerun_alone);
         }
         for (id, f) in &self.flaky {
-            if id.split('/').count() != 2 {
-                anyhow::bail!("flaky test {id:?} is not <tier>/<name>");
+            match id.split_once('/') {
+                Some((tier, name))
+                    if crate::plan::TIERS.contains(&tier)
+                        && !name.is_empty()
+                        && !name.contains('/') => {}
+                _ => anyhow::bail!(
+                    "flaky test {id:?} is not <tier>/<name> of one of the recipe's own tests"
+                ),
             }
             if !is_date(&f.until) {
                 anyhow::bail!(

@@ -87,6 +87,9 @@ pub struct Call<'a> {
     /// itself, which is right only when the caller did too).
     pub state_dir: Option<&'a Path>,
     pub env: Vec<(String, String)>,
+    /// Variables of ours the tool must not inherit (a request's
+    /// `CCCI_RUN_*`, which would make a rerun a pull request's run).
+    pub env_remove: Vec<String>,
     /// Where the tool's stderr and its verdict are appended; `None`: its
     /// stderr is ours (a tool called by a tool an operator runs by hand).
     pub log: Option<&'a Path>,
@@ -106,6 +109,7 @@ impl<'a> Call<'a> {
             args: args.iter().map(|a| a.to_string()).collect(),
             state_dir: None,
             env: vec![],
+            env_remove: vec![],
             log,
             timeout: None,
             stop,
@@ -138,6 +142,9 @@ pub fn find(tool: &str) -> PathBuf {
 
 pub fn call(c: Call<'_>) -> Result<Reply> {
     let mut cmd = Command::new(find(c.tool));
+    for k in &c.env_remove {
+        cmd.env_remove(k);
+    }
     cmd.envs(c.env.iter().map(|(k, v)| (k, v)));
     if let Some(d) = c.state_dir {
         cmd.arg("--state-dir").arg(d);

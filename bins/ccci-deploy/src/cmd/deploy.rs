@@ -135,6 +135,11 @@ pub(crate) fn deploy_ref(
         &app.labels(),
     );
     recipe::pin(&mut config, app)?;
+    // Before the deploy, so the recipe's first lookups already meet them.
+    let decoys = crate::decoy::place(&ctx.docker, app, &config, &ctx.cfg.probe_image)?;
+    if !decoys.is_empty() {
+        run.ledger("decoys", json!({"services": decoys}))?;
+    }
     let images = recipe::images(&config);
     pull_images(&ctx.docker, &images)?;
     ccci_core::compose::write_rendered(&config, &run.rendered_path())?;

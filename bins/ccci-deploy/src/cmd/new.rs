@@ -21,6 +21,16 @@ pub(crate) fn cmd_new(ctx: &Ctx, a: NewArgs) -> Result<i32> {
         .iter()
         .map(|p| Overlay::at(p))
         .collect::<Result<Vec<_>>>()?;
+    // They are copied into the run by name: two of one name would be one.
+    for (i, o) in overlays.iter().enumerate() {
+        if overlays[..i].iter().any(|x| x.file == o.file) {
+            return Err(exit::usage(format!(
+                "two overlays are named {} ({}): give each its own name",
+                o.file,
+                o.path.display()
+            )));
+        }
+    }
     if let Some(h) = &a.secret_hook
         && !std::path::Path::new(h).is_file()
     {

@@ -69,7 +69,24 @@ pub(crate) fn wait_app(
     } else {
         app.deploy_started_ms as u128 * 1_000_000
     };
-    let v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;
+    let mut v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;
+    // A decoy reached is the defect, healthy or not: another stack's
+    // service would have answered in production.
+    match crate::decoy::explain(&ctx.docker, app) {
+        Ok(Some(why)) => {
+            v.reason = if v.ok {
+                why
+            } else {
+                format!("{why}; {}", v.reason)
+            };
+            v.ok = false;
+        }
+        Ok(None) => {}
+        Err(e) => ccci_core::log::warn(&format!(
+            "cannot read the decoys' logs: {}",
+            ccci_core::cli::one_line(&e)
+        )),
+    }
     run.ledger("wait", serde_json::to_value(&v)?)?;
     Ok(v)
 }

@@ -156,7 +156,14 @@ pub fn finish(
     let first_red = r
         .tiers
         .iter()
-        .find(|t| matches!(t.status, Status::Fail | Status::Skip))
+        // The first failed tier, else the first skipped one that the run
+        // did not leave out on purpose (--tiers).
+        .find(|t| t.status == Status::Fail)
+        .or_else(|| {
+            r.tiers
+                .iter()
+                .find(|t| t.status == Status::Skip && !r.left_out.contains(&t.name))
+        })
         .map(|t| format!(", {} {}", t.name, status_word(t.status)))
         .unwrap_or_default();
     let description = match r.verdict {

@@ -105,6 +105,7 @@ mod tests {
         Run {
             id: "r".into(),
             path: "/nonexistent".into(),
+            rerun_of: None,
             request: Request {
                 schema: 1,
                 run_id: "r".into(),
@@ -151,6 +152,8 @@ mod tests {
             left_out: vec![],
             overlays: vec![],
             reruns: vec![],
+            reproduced_alone: 0,
+            rerun_of: None,
             warnings: vec![],
             plan: String::new(),
             junit: String::new(),

@@ -23,6 +23,8 @@ pub struct Run {
     pub path: PathBuf,
     pub request: Request,
     pub state: State,
+    /// A rerun alone of that run: not the recipe's latest word.
+    pub rerun_of: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,7 +134,9 @@ impl Runs {
 
     /// A recipe's runs, newest first.
     pub fn of_recipe<'a>(&'a self, recipe: &'a str) -> impl Iterator<Item = &'a Run> + 'a {
-        self.runs.iter().filter(move |r| r.request.recipe == recipe)
+        self.runs
+            .iter()
+            .filter(move |r| r.request.recipe == recipe && r.rerun_of.is_none())
     }
 
     /// The dependency apps' run directories of a run: the ones its results
@@ -189,10 +193,15 @@ fn read_run(path: &Path, id: &str) -> Result<Option<Run>> {
         }
         Ok(None) => State::Stopped,
     };
+    let rerun_of = std::fs::read_to_string(dir.file(rundir::RERUN_OF))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     Ok(Some(Run {
         id: id.to_string(),
         path: path.to_path_buf(),
         request,
         state,
+        rerun_of,
     }))
 }

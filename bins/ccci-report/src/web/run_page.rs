@@ -373,6 +373,7 @@ mod tests {
         Run {
             id: "r1".into(),
             path: "/nonexistent".into(),
+            rerun_of: None,
             request: Request {
                 schema: 1,
                 run_id: "r1".into(),
@@ -431,6 +432,8 @@ mod tests {
             left_out: vec![],
             overlays: vec![],
             reruns: vec![],
+            reproduced_alone: 0,
+            rerun_of: None,
             warnings: vec![format!("warning {EVIL}")],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

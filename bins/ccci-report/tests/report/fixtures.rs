@@ -118,6 +118,8 @@ pub fn green(id: &str, recipe: &str, started: u64, duration_s: f64) -> Results {
         left_out: vec![],
         overlays: vec![],
         reruns: vec![],
+        reproduced_alone: 0,
+        rerun_of: None,
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),
