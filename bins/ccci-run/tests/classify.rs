@@ -74,10 +74,13 @@ fn a_failure_that_passes_alone_is_a_flake_with_both_runs_named() {
             seen.display()
         ),
     );
-    let r = w.run(
+    // As a `ccci-run@` unit of a pull request's run would have it: the
+    // rerun must not inherit the request.
+    let r = w.run_env(
         "flaky",
         "0.2.0+1.1",
         &["--tiers", "custom", "--rerun-alone", "2"],
+        &[("CCCI_RUN_PR", "7")],
     );
     // Still red: a flake is reported, never turned green.
     r.assert_code(1);
@@ -92,6 +95,10 @@ fn a_failure_that_passes_alone_is_a_flake_with_both_runs_named() {
     );
     // Green alone once is enough: no second rerun.
     assert_eq!(res["reruns"].as_array().unwrap().len(), 1, "{res:#}");
+    let again = w.results("flaky-alone-1");
+    assert_eq!(again["pr"], serde_json::Value::Null, "{again:#}");
+    assert_eq!(again["rerun_of"], "flaky");
+    assert_eq!(res["pr"], 7);
 }
 
 #[test]
@@ -210,4 +217,54 @@ fn a_registry_that_answers_503_is_infrastructure_and_not_run_again() {
     assert!(evidence(red).contains("503"), "{}", evidence(red));
     // The host's trouble is not the recipe's: nothing to rerun alone.
     assert!(res.get("reruns").is_none(), "{res:#}");
+}
+
+#[test]
+fn a_known_flaky_entry_excuses_only_the_recipes_own_tests() {
+    let w = World::new("cls-flaky-entry");
+    let until = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "-d", "30 days", "+%F"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        w.recipes.join("demo/recipe.json"),
+        format!(
+            r#"{{"schema": 1, "flaky": {{"custom/slow-login": {{"reason": "upstream race", "until": "{}"}},
+                                       "custom/data-check": {{"reason": "trying my luck", "until": "{}"}}}}}}"#,
+            until.trim(),
+            until.trim()
+        ),
+    )
+    .unwrap();
+    // The recipe's own flaky test: reported, not counted.
+    w.add_test(
+        "demo/custom/slow-login",
+        "#!/bin/sh\necho 'login took 31 s'\nexit 1\n",
+    );
+    let r = w.run("excused", "0.2.0+1.1", &["--tiers", "custom"]);
+    r.assert_code(0);
+    let res = w.results("excused");
+    let custom = tier(&res, "custom");
+    assert_eq!(custom["status"], "pass", "{custom:#}");
+    assert!(
+        custom["summary"]
+            .as_str()
+            .unwrap()
+            .contains("known flaky, not counted until"),
+        "{custom:#}"
+    );
+    // ccci's own test of that name is never excused.
+    w.add_test(
+        "_generic/custom/data-check",
+        "#!/bin/sh\necho 'restored data lost'\nexit 1\n",
+    );
+    let r = w.run("not-excused", "0.2.0+1.1", &["--tiers", "custom"]);
+    r.assert_code(1);
+    let res = w.results("not-excused");
+    assert_eq!(tier(&res, "custom")["status"], "fail", "{res:#}");
+    assert_eq!(red(&res, "custom")["class"], "recipe");
 }

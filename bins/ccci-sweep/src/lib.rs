@@ -46,6 +46,10 @@ pub struct Cli {
     /// (repeatable)
     #[arg(long, value_name = "RECIPE")]
     force: Vec<String>,
+    /// Recipes to run side by side (default and most: the configured
+    /// max_parallel_runs, the host's run slots)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    lanes: Option<u32>,
 }
 
 /// The command line, for generated man pages and shell completions.
@@ -98,23 +102,62 @@ pub fn run(cli: Cli) -> Result<i32> {
             "RECIPE", "DECISION", "RESULT", "LEVEL", "SECONDS"
         );
     }
-    let mut rows = vec![];
-    for (name, s) in &enrolled {
-        if !cli.recipes.is_empty() && !cli.recipes.contains(name) {
-            continue;
+    // Lanes: recipes run side by side up to the host's run slots (each run
+    // takes one; a lane beyond them would only wait). One recipe is never run
+    // twice at once: each is one item of the queue.
+    let todo: Vec<(usize, &(String, Settings))> = enrolled
+        .iter()
+        .filter(|(name, _)| cli.recipes.is_empty() || cli.recipes.contains(name))
+        .enumerate()
+        .collect();
+    let lanes = cli
+        .lanes
+        .unwrap_or(ctx.cfg.max_parallel_runs)
+        .clamp(1, ctx.cfg.max_parallel_runs.max(1)) as usize;
+    let queue = std::sync::Mutex::new(todo.into_iter());
+    let done: std::sync::Mutex<Vec<(usize, Row)>> = std::sync::Mutex::new(vec![]);
+    let failed: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..lanes {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Some((i, (name, s))) = queue.lock().expect("queue").next() else {
+                        break;
+                    };
+                    match sweeper.recipe(name, s) {
+                        Ok(row) => {
+                            if !ctx.json {
+                                println!(
+                                    "{:<20} {:<22} {:<12} {:<6} {:<9} {}",
+                                    row.recipe,
+                                    row.decision,
+                                    row.result,
+                                    row.level,
+                                    row.seconds,
+                                    row.note
+                                );
+                            }
+                            done.lock().expect("rows").push((i, row));
+                        }
+                        Err(e) => {
+                            failed.lock().expect("error").get_or_insert(e);
+                            stop_lanes(&queue);
+                            break;
+                        }
+                    }
+                }
+            });
         }
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let row = sweeper.recipe(name, s)?;
-        if !ctx.json {
-            println!(
-                "{:<20} {:<22} {:<12} {:<6} {:<9} {}",
-                row.recipe, row.decision, row.result, row.level, row.seconds, row.note
-            );
-        }
-        rows.push(row);
+    });
+    if let Some(e) = failed.into_inner().expect("error") {
+        return Err(e);
     }
+    let mut done = done.into_inner().expect("rows");
+    done.sort_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = done.into_iter().map(|(_, r)| r).collect();
     let summary = Summary {
         schema: sweep::SCHEMA,
         started: stamp.clone(),
@@ -152,6 +195,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     } else {
         exit::NO
     })
+}
+
+/// An error in one lane stops the others from taking more recipes.
+fn stop_lanes<I: Iterator>(queue: &std::sync::Mutex<I>) {
+    let mut q = queue.lock().expect("queue");
+    for _ in q.by_ref() {}
 }
 
 struct Sweeper<'a> {
