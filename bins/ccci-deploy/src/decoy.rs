@@ -199,6 +199,24 @@ fn service_at(docker: &Docker, network: &str, ip: &str) -> Option<String> {
     })
 }
 
+/// As [`explain`], for a run whose last deploy put decoys up at all (its
+/// rendered config has a shared network): most recipes' waits ask nothing.
+pub fn explain_for(
+    docker: &Docker,
+    app: &App,
+    run: &ccci_core::rundir::RunDir,
+) -> Result<Option<String>> {
+    let shared = std::fs::read_to_string(run.rendered_path())
+        .ok()
+        .and_then(|t| serde_norway::from_str::<Value>(&t).ok())
+        .map(|c| !shared_networks(&c).is_empty())
+        .unwrap_or(true);
+    if !shared {
+        return Ok(None);
+    }
+    explain(docker, app)
+}
+
 /// The verdict's words when a decoy was reached, one phrase per caller:
 /// "service caddy reached another stack's `app` on network proxy".
 pub fn explain(docker: &Docker, app: &App) -> Result<Option<String>> {

@@ -164,16 +164,16 @@ pub(crate) fn check_free_disk(docker: &Docker, min_mib: u64) -> Result<()> {
     }
     // The data root of an engine behind a context or a remote DOCKER_HOST is
     // on another host, out of reach of a local df.
-    if docker.api().is_none() {
+    let Some(api) = docker.api() else {
         log::debug("the Docker engine is not local: its free disk space is not checked");
         return Ok(());
-    }
-    let root = docker
-        .run(&["info", "--format", "{{.DockerRootDir}}"])
-        .map_err(|e| {
-            exit::wrap(e, exit::TEMPFAIL).context("cannot ask Docker for its data root")
-        })?;
-    let root = root.trim();
+    };
+    // The engine's API on its socket: a deploy asks this every time, and the
+    // CLI would cost a process start.
+    let info = api.get("/info").map_err(|e| {
+        exit::wrap(e, exit::TEMPFAIL).context("cannot ask Docker for its data root")
+    })?;
+    let root = info["DockerRootDir"].as_str().unwrap_or("").trim();
     // `docker info` exits 0 with an empty format on some versions when the
     // daemon is down.
     if root.is_empty() {

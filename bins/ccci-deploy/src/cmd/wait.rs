@@ -72,7 +72,7 @@ pub(crate) fn wait_app(
     let mut v = converge::wait(&ctx.docker, app, since, timeout, &probe)?;
     // A decoy reached is the defect, healthy or not: another stack's
     // service would have answered in production.
-    match crate::decoy::explain(&ctx.docker, app) {
+    match crate::decoy::explain_for(&ctx.docker, app, run) {
         Ok(Some(why)) => {
             v.reason = if v.ok {
                 why
