@@ -86,6 +86,26 @@ impl Runner {
                 *status = to;
             }
         };
+        // The second instance goes first: it is the app's double.
+        if let Some(second) = self.second.clone() {
+            held.push(second.clone());
+            self.vars.insert(LOCK_HELD_ENV.into(), held.join(","));
+            match self.call(
+                "ccci-deploy",
+                &["teardown".into(), second.clone()],
+                "logs/teardown.log",
+            ) {
+                Ok(Answer::Yes(_)) => {}
+                Ok(a) => {
+                    worse(&mut status, TeardownStatus::Leftovers);
+                    summaries.push(format!("second instance: {}", a.summary()));
+                }
+                Err(e) => {
+                    status = TeardownStatus::Error;
+                    summaries.push(format!("second instance: {}", ccci_core::cli::one_line(&e)));
+                }
+            }
+        }
         let mut steps: Vec<Option<usize>> = vec![None];
         steps.extend((0..self.deps.len()).rev().map(Some));
         for step in steps {
@@ -152,6 +172,19 @@ impl Runner {
             .clone();
         if !self.request.keep_app || !self.app_created || self.abort.is_some() {
             return None;
+        }
+        // The second instance is not what is probed: it goes.
+        if let Some(second) = self.second.clone() {
+            let never = Arc::new(AtomicBool::new(false));
+            let saved = std::mem::replace(&mut self.stop, never);
+            if let Err(e) = self.call(
+                "ccci-deploy",
+                &["teardown".into(), second],
+                "logs/teardown.log",
+            ) {
+                log::warn(&ccci_core::cli::one_line(&e));
+            }
+            self.stop = saved;
         }
         // A shared dependency is not this run's to keep: what the run set up
         // on it is cleaned up now, as at any teardown.

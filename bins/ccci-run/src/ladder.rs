@@ -86,7 +86,10 @@ impl Runner {
                 self.push(name, Status::Skip, why, t0, vec![]);
                 continue;
             }
-            let (hook, tests) = self.steps(name)?;
+            let (hook, mut tests) = self.steps(name)?;
+            if name == "custom" && hook.is_none() && !self.interrupted() {
+                tests.extend(self.second_instance()?);
+            }
             let (st, summary) = self.fold(hook, &tests, Status::Na);
             self.push(name, st, summary, t0, tests);
         }
@@ -222,7 +225,6 @@ impl Runner {
     fn install(&mut self) -> Result<()> {
         let t0 = Instant::now();
         let p = self.plan.clone();
-        let s = &p.settings;
         let install_ref = p.previous.clone().unwrap_or_else(|| p.r#ref.clone());
         let mut args = self.new_args(&self.run.id.clone(), &p.recipe, &p.source_repo, &p.r#ref);
         // The plan's commit is the run's identity: the app is made of it or not at all.
@@ -250,22 +252,7 @@ impl Runner {
             self.push("install", Status::Fail, why, t0, vec![]);
             return Ok(());
         }
-        for (k, v) in &s.env {
-            args.extend(["--env".into(), format!("{k}={v}")]);
-        }
-        args.extend(self.dep_domain_args());
-        for o in &p.overlays {
-            args.extend(["--overlay".into(), o.path.display().to_string()]);
-        }
-        if let Some(h) = &s.secret_hook {
-            let hook = self.recipes.join(&p.recipe).join(h);
-            args.extend(["--secret-hook".into(), hook.display().to_string()]);
-        }
-        // The recipe's health settings, typed on both ends (one type, in core).
-        args.extend(["--health".into(), serde_json::to_string(&s.health)?]);
-        if let Some(t) = s.timeouts.deploy {
-            args.extend(["--timeout".into(), t.to_string()]);
-        }
+        args.extend(self.settings_args()?);
         let Some((created, why)) = self.tool("ccci-deploy", &args, "logs/install.log")? else {
             return Ok(());
         };
@@ -464,6 +451,31 @@ impl Runner {
             tests,
         );
         Ok(())
+    }
+
+    /// What every app of the recipe is created with: its env, the
+    /// dependencies' domains, CI overlays, secret hook, health and timeout.
+    pub(crate) fn settings_args(&self) -> Result<Vec<String>> {
+        let p = &self.plan;
+        let s = &p.settings;
+        let mut args: Vec<String> = vec![];
+        for (k, v) in &s.env {
+            args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        args.extend(self.dep_domain_args());
+        for o in &p.overlays {
+            args.extend(["--overlay".into(), o.path.display().to_string()]);
+        }
+        if let Some(h) = &s.secret_hook {
+            let hook = self.recipes.join(&p.recipe).join(h);
+            args.extend(["--secret-hook".into(), hook.display().to_string()]);
+        }
+        // The recipe's health settings, typed on both ends (one type, in core).
+        args.extend(["--health".into(), serde_json::to_string(&s.health)?]);
+        if let Some(t) = s.timeouts.deploy {
+            args.extend(["--timeout".into(), t.to_string()]);
+        }
+        Ok(args)
     }
 
     /// The `hooks/pre-deploy` steps, once, between creating the app and its

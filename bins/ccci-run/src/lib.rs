@@ -19,6 +19,7 @@ mod ladder;
 mod report;
 mod rerun;
 mod runner;
+mod second;
 mod selection;
 mod setup;
 

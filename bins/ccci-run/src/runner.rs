@@ -79,6 +79,10 @@ pub(crate) struct Runner {
     pub(crate) abort: Option<Abort>,
     /// Wall time spent in children (tools that drive Docker, hooks, tests).
     pub(crate) child_time: Duration,
+    /// The second instance's run, once the custom tier made one.
+    pub(crate) second: Option<String>,
+    /// For what the runner asks Docker itself (the two instances' objects).
+    pub(crate) docker: ccci_core::docker::Docker,
     /// systemd, when the run is a unit (`ccci-run@`, `Type=notify`).
     pub(crate) notify: ccci_core::notify::Notifier,
 }

@@ -160,6 +160,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         not_serving: None,
         abort: None,
         child_time: Duration::ZERO,
+        second: None,
+        docker: ccci_core::docker::Docker::new(&ctx.cfg.docker_context),
         notify: ccci_core::notify::Notifier::from_env(),
     };
     // Planned: the unit is up (READY), and says what it runs.

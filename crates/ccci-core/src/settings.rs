@@ -79,6 +79,10 @@ pub struct Settings {
     /// at least once.
     #[serde(default)]
     pub rerun_alone: u8,
+    /// The custom tier also runs a second app of the recipe beside the
+    /// first (bins/ccci-run/src/second.rs).
+    #[serde(default)]
+    pub two_instances: bool,
     /// Tests known to be flaky, by `<tier>/<name>`: a failure is reported
     /// but does not make the tier red until `until`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -206,6 +210,7 @@ impl Settings {
             secret_hook: None,
             readiness: None,
             rerun_alone: 0,
+            two_instances: false,
             flaky: BTreeMap::new(),
             marker_hooks: BTreeMap::new(),
             dependencies: vec![],
