@@ -56,6 +56,14 @@ impl Signature {
     pub fn new(tier: &str, step: &str, error: &str, names: &[(&str, &str)]) -> Signature {
         let error = normalize(error, names);
         let service = service_in(&error);
+        // When Swarm reported a task error, that is the failure: the words
+        // around it say at which moment ccci looked (`is rolling back` or
+        // `rolled back`), which differs between two runs of one failure.
+        let error = match (task_error(&error), &service) {
+            (Some(task), Some(svc)) => format!("service {svc}: {task}"),
+            (Some(task), None) => task.to_string(),
+            (None, _) => error,
+        };
         let id = short_hash(&format!(
             "{tier}\u{1f}{step}\u{1f}{error}\u{1f}{}",
             service.as_deref().unwrap_or("")
@@ -77,6 +85,13 @@ pub struct Red {
     pub class: Class,
     pub evidence: Vec<String>,
     pub signature: Signature,
+}
+
+/// `...; task error: task: non-zero exit (3); ...` → `task: non-zero exit (3)`.
+fn task_error(error: &str) -> Option<&str> {
+    let at = error.find("task error: ")? + "task error: ".len();
+    let rest = &error[at..];
+    Some(rest.split(';').next().unwrap_or(rest).trim())
 }
 
 /// `service app: task failed` → `app`.
@@ -283,6 +298,21 @@ mod tests {
         assert_eq!(one.service.as_deref(), Some("app"));
         let other = Signature::new("install", "deploy", "service db: task failed", &[]);
         assert_ne!(one.id, other.id);
+        // One rollback, seen at two moments.
+        let rolling = Signature::new(
+            "upgrade",
+            "upgrade",
+            "service app: update failed and is rolling back: update rolled back due to failure or early termination of task x8k2m1q9z0c4v7b5n3l6p8r2t; task error: task: non-zero exit (3); the running spec is not 0.3.0+1.1",
+            &[],
+        );
+        let rolled = Signature::new(
+            "upgrade",
+            "upgrade",
+            "service app: update rolled back to the previous spec: rollback completed; task error: task: non-zero exit (3); the app settled back",
+            &[],
+        );
+        assert_eq!(rolling.id, rolled.id);
+        assert_eq!(rolling.error, "service app: task: non-zero exit (3)");
         assert_eq!(short_hash("x").len(), 12);
         assert_eq!(
             normalize(
