@@ -37,7 +37,8 @@ pub use setup::run;
     long_about = "Run one recipe at one ref through every tier and write results.json.\n\n\
 Plans the tests (ccci-discover), installs the previous release, upgrades to the ref, backs up and \
 restores, runs the recipe's functional tests and lint, and always tears down. Prints a tier table \
-(or results.json with --json). Exit codes: 0 green, 1 red, 2 bad input, 75 infrastructure trouble \
+(or results.json with --json). Exit codes: 0 green (or partial: every tier that --tiers ran \
+passed), 1 red, 2 bad input, 75 infrastructure trouble \
 or interrupted (SIGTERM/SIGINT: the run stops, tears down, and says so).",
     after_help = "Examples:\n  \
 ccci-run --recipe demo --repo /srv/mirrors/demo.git --ref 0.2.0+1.1\n  \

@@ -80,11 +80,17 @@ impl Runner {
         }
         let first = ccci_core::app::App::load(&self.run)?.stack;
         let second = ccci_core::app::App::load(&RunDir::open(&self.state_dir, id)?)?.stack;
-        let shared: Vec<String> = self
-            .objects_of(&first)
-            .intersection(&self.objects_of(&second))
-            .cloned()
-            .collect();
+        // Docker not answering is not "nothing shared": no verdict then.
+        let (mine, theirs) = match (self.objects_of(&first), self.objects_of(&second)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                return Ok(Err(format!(
+                    "cannot tell what the two instances share: {}",
+                    ccci_core::cli::one_line(&e)
+                )));
+            }
+        };
+        let shared: Vec<String> = mine.intersection(&theirs).cloned().collect();
         if !shared.is_empty() {
             return Ok(Err(format!(
                 "the two instances share {}: each would see the other's data",
@@ -99,19 +105,16 @@ impl Runner {
 
     /// The volumes, configs and secrets a stack's services use, as
     /// `volume x`, `config y`, `secret z`.
-    fn objects_of(&self, stack: &str) -> BTreeSet<String> {
+    fn objects_of(&self, stack: &str) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
-        let ids = self
-            .docker
-            .lines(&[
-                "service",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label={}={stack}", ccci_core::labels::NAMESPACE),
-            ])
-            .unwrap_or_default();
-        let specs = self.docker.inspect("service", &ids).unwrap_or_default();
+        let ids = self.docker.lines(&[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={}={stack}", ccci_core::labels::NAMESPACE),
+        ])?;
+        let specs = self.docker.inspect("service", &ids)?;
         for s in &specs {
             let c = &s["Spec"]["TaskTemplate"]["ContainerSpec"];
             let each = |v: &Value| v.as_array().cloned().unwrap_or_default();
@@ -130,6 +133,6 @@ impl Runner {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
