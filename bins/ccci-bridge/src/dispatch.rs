@@ -71,11 +71,21 @@ impl Dispatcher {
             .iter()
             .filter(|e| e.state == QueueState::Started)
             .count();
+        // One recipe is never run twice at once: a second pull request of a
+        // recipe waits for the first's run, and the queue's next recipe takes
+        // the free lane meanwhile (the runner holds the same rule, for runs
+        // the bridge did not start).
+        let mut busy: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e.state == QueueState::Started)
+            .map(|e| e.recipe.clone())
+            .collect();
         for e in entries.iter_mut().filter(|e| e.state == QueueState::Queued) {
-            if running >= cfg.max_parallel_runs as usize {
+            if running >= cfg.max_parallel_runs as usize || busy.contains(&e.recipe) {
                 out.waiting += 1;
                 continue;
             }
+            busy.insert(e.recipe.clone());
             e.state = QueueState::Started;
             e.started_at = Some(ids::now_rfc3339());
             queue::save(sd, e)?;

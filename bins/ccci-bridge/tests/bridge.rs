@@ -751,6 +751,63 @@ fn the_queue_starts_runs_in_order_within_the_budget_and_records_exits() {
 }
 
 #[test]
+fn the_queue_never_runs_one_recipe_twice_at_once_and_lets_the_next_recipe_pass() {
+    // Two lanes, three requests: demo, demo again, then another recipe. The
+    // second demo waits for the first; the other recipe takes the free lane
+    // meanwhile instead of waiting behind it.
+    let w = World::new("bridge-one-recipe");
+    let runner = slow_runner(&w, 3, 0);
+    first_poll(&w);
+    let entry = |seq: u64, recipe: &str| Entry {
+        schema: queue::SCHEMA,
+        seq,
+        run_id: format!("q{seq}-{recipe}"),
+        recipe: recipe.into(),
+        repo: "/srv/nowhere".into(),
+        gitea_repo: None,
+        pr: None,
+        head_sha: sha(seq as u32),
+        comment_id: None,
+        author: None,
+        trigger: ccci_core::results::Trigger::Manual,
+        quick: false,
+        state: QueueState::Queued,
+        queued_at: "2026-01-01T00:00:00Z".into(),
+        started_at: None,
+        finished_at: None,
+        exit_code: None,
+        launched: None,
+    };
+    for (seq, recipe) in [(1, "demo"), (2, "demo"), (3, "other")] {
+        queue::save(&w.state, &entry(seq, recipe)).unwrap();
+    }
+    let env = w.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CCCI_RUN", &runner));
+    env.push(("CCCI_MAX_PARALLEL_RUNS", "2"));
+    // One dispatch step: the first demo and the other recipe start, the
+    // second demo waits although a lane is free.
+    let r = ccci_testkit::run(&bin(), &["poll", "--once", "--dispatch", "--json"], &env);
+    r.assert_code(0);
+    let q = w.queue();
+    let by = |id: &str| q.iter().find(|e| e.run_id == id).unwrap().clone();
+    let (a, b, c) = (by("q1-demo"), by("q2-demo"), by("q3-other"));
+    assert!(
+        a.state == QueueState::Finished && b.state == QueueState::Finished,
+        "{q:?}"
+    );
+    assert_eq!(c.state, QueueState::Finished, "{q:?}");
+    assert!(
+        a.finished_at <= b.started_at,
+        "demo ran twice at once:\n{a:?}\n{b:?}"
+    );
+    assert!(
+        c.started_at < a.finished_at,
+        "the other recipe waited:\n{a:?}\n{c:?}"
+    );
+}
+
+#[test]
 fn bad_configuration_is_one_line_exit_2() {
     let w = World::new("bridge-badcfg");
     // No token.
