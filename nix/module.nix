@@ -153,6 +153,18 @@ let
         defaultText = literalExpression "config.services.ccci.minFreeDiskMb";
         description = "MiB that must be free on Docker's data root before a deploy (0: no check).";
       };
+      budget_memory_mb = mkOption {
+        type = types.ints.between 0 1073741824;
+        default = cfg.budgetMemoryMb;
+        defaultText = literalExpression "config.services.ccci.budgetMemoryMb";
+        description = "MiB of memory runs side by side may take together (0: three quarters of the host's).";
+      };
+      budget_disk_mb = mkOption {
+        type = types.ints.between 0 1073741824;
+        default = cfg.budgetDiskMb;
+        defaultText = literalExpression "config.services.ccci.budgetDiskMb";
+        description = "MiB of disk runs and shared apps may take together (0: what is free above min_free_disk_mb).";
+      };
       recipes_dir = mkOption {
         type = types.pathWith { absolute = true; };
         default = "${recipesDir}";
@@ -511,6 +523,28 @@ in
         MiB that must be free on Docker's data root before a deploy, or the deploy
         is refused as temporary trouble (an upgrade briefly holds both releases'
         images). 0: no check.
+      '';
+    };
+
+    budgetMemoryMb = mkOption {
+      type = types.ints.between 0 1073741824;
+      default = 0;
+      description = ''
+        MiB of memory the runs side by side may take together: a run waits,
+        saying for what, while its need does not fit beside the runs going and
+        the shared dependency apps. A run's need is declared in its
+        recipe.json (`budget`) or learnt from its last runs. 0: three quarters
+        of the host's memory.
+      '';
+    };
+
+    budgetDiskMb = mkOption {
+      type = types.ints.between 0 1073741824;
+      default = 0;
+      description = ''
+        MiB of disk the runs and shared dependency apps may take together.
+        0: no cap beyond what Docker's data root has free above
+        `minFreeDiskMb`, which runs always stay within.
       '';
     };
 

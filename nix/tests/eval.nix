@@ -29,6 +29,8 @@ let
         "probeImage"
         "maxParallelRuns"
         "minFreeDiskMb"
+        "budgetMemoryMb"
+        "budgetDiskMb"
         "runMaxRuntime"
         "gitea"
         "bridge"
@@ -174,6 +176,8 @@ let
       builtins.attrNames (settingsOf default) == [
         "base_domain"
         "bridge"
+        "budget_disk_mb"
+        "budget_memory_mb"
         "docker_context"
         "max_parallel_runs"
         "min_free_disk_mb"
@@ -489,6 +493,26 @@ let
           minFreeDiskMb = 0;
         };
       })).min_free_disk_mb or null == 0;
+    budget-default-and-set =
+      (settingsOf default).budget_memory_mb or null == 0
+      && (settingsOf default).budget_disk_mb or null == 0
+      && (settingsOf (eval {
+        services.ccci = {
+          enable = true;
+          probeImage = "busybox:1.36";
+          budgetMemoryMb = 6144;
+          budgetDiskMb = 40960;
+        };
+      })).budget_memory_mb or null == 6144;
+    refuses-budget-in-bytes =
+      refused
+        (eval {
+          services.ccci = {
+            enable = true;
+            probeImage = "busybox:1.36";
+            budgetMemoryMb = 6442450944;
+          };
+        }).config.services.ccci.settings.budget_memory_mb;
     # A size in bytes (2 GiB) is a unit mix-up: the key is in MiB.
     refuses-min-free-disk-in-bytes =
       refused

@@ -50,6 +50,9 @@ enum Cmd {
     /// Check this host can run ccci: Docker, swarm, live-restore, probe image
     #[command(after_help = "Example:\n  ccci-config preflight")]
     Preflight,
+    /// The host's budget for runs side by side, and what holds it now
+    #[command(after_help = "Example:\n  ccci-config budget")]
+    Budget,
 }
 
 /// The command line, for generated man pages and shell completions.
@@ -90,7 +93,63 @@ pub fn run(cli: Cli) -> Result<i32> {
             let ctx = cli.global.ctx()?;
             preflight::run(&ctx, json)
         }
+        Cmd::Budget => budget(&cli.global.ctx()?, json),
     }
+}
+
+/// `ccci-config budget`: what runs may take together, and who holds what.
+fn budget(ctx: &ccci_core::cli::Ctx, json: bool) -> Result<i32> {
+    use ccci_core::budget::claims;
+    let sd = ctx.cfg.ensure_state_dir()?;
+    let host = claims::Host::of(&ctx.cfg, &ctx.docker)?;
+    let holders = claims::look(sd, &ctx.cfg.recipes_dir)?;
+    let held: ccci_core::budget::Figures = holders.iter().map(|h| h.figures).sum();
+    let runs: u64 = holders
+        .iter()
+        .filter(|h| !h.standing)
+        .map(|h| h.figures.disk_mb)
+        .sum();
+    let summary = format!(
+        "memory: {} of {} MiB held ({}); disk: {}{}",
+        held.memory_mb,
+        host.memory_mb,
+        host.memory_from,
+        match host.disk_cap_mb {
+            Some(cap) => format!("{} of {cap} MiB held (budget_disk_mb)", held.disk_mb),
+            None => "no cap (budget_disk_mb)".into(),
+        },
+        match host.disk_free_mb {
+            Some(free) => format!(
+                "; {runs} MiB claimed by runs going, {free} MiB free above min_free_disk_mb"
+            ),
+            None => "; the engine is not local: its free disk is not known".into(),
+        }
+    );
+    if json {
+        let list: Vec<serde_json::Value> = holders
+            .iter()
+            .map(|h| {
+                serde_json::json!({"what": h.what, "memory_mb": h.figures.memory_mb,
+                    "disk_mb": h.figures.disk_mb, "standing": h.standing})
+            })
+            .collect();
+        ccci_core::verdict::print(
+            "ok",
+            &summary,
+            serde_json::json!({"memory_mb": host.memory_mb, "disk_cap_mb": host.disk_cap_mb,
+                "disk_free_mb": host.disk_free_mb, "holders": list}),
+        );
+    } else {
+        println!("{summary}");
+        println!("{:<50} {:>10} {:>10}", "HOLDER", "MEMORY MiB", "DISK MiB");
+        for h in &holders {
+            println!(
+                "{:<50} {:>10} {:>10}",
+                h.what, h.figures.memory_mb, h.figures.disk_mb
+            );
+        }
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ fn check_accepts_a_full_config_and_names_what_is_wrong() {
         (r#"{"bridge": {"launcher": "cron"}}"#, "cron"),
         (r#"{"bridge": {"poll_interval": 5}}"#, "poll_interval"),
         (r#"{"max_parallel_runs": "two"}"#, "max_parallel_runs"),
+        (r#"{"budget_memory_mb": 6442450944}"#, "budget_memory_mb"),
+        (r#"{"budget_disk_mb": -1}"#, "budget_disk_mb"),
     ] {
         let p = s.join("bad.json");
         std::fs::write(&p, body).unwrap();
@@ -97,4 +99,69 @@ fn preflight_passes_on_the_rig_and_names_a_missing_probe_image() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn budget_says_what_the_host_gives_and_what_holds_it() {
+    ccci_testkit::require_rig();
+    let s = Scratch::new("config-budget");
+    let state = s.join("state");
+    // A shared dependency app stands; a red run was kept up for probing.
+    std::fs::create_dir_all(state.join("shared")).unwrap();
+    std::fs::write(
+        state.join("shared/sso.json"),
+        r#"{"schema": 1, "recipe": "sso", "run_id": "shared-sso", "repo": "/r/sso",
+            "ref": "1.0", "domain": "sso.ci.localhost", "stack": "sso_ci_localhost",
+            "since": "2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(state.join("budget/claims")).unwrap();
+    std::fs::write(
+        state.join("budget/claims/r7.json"),
+        r#"{"schema": 1, "run_id": "r7", "recipe": "web", "since": "2026-01-01T00:00:00Z",
+            "kept": true, "need": {"parts": [{"what": "web", "recipe": "web", "memory_mb": 300,
+            "memory_from": "declared", "disk_mb": 40, "disk_from": "learned"}]}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(state.join("runs/r7")).unwrap();
+    std::fs::write(state.join("runs/r7/kept.json"), "{}").unwrap();
+    let sd = state.to_string_lossy().into_owned();
+    let env = [
+        ("CCCI_STATE_DIR", sd.as_str()),
+        ("CCCI_BUDGET_MEMORY_MB", "4096"),
+        ("CCCI_BUDGET_DISK_MB", "10000"),
+    ];
+    let r = run(&bin(), &["budget", "--json"], &env);
+    r.assert_code(0);
+    let v = r.json();
+    assert_eq!(v["memory_mb"], 4096, "{v:#}");
+    assert!(
+        v["summary"].as_str().unwrap().starts_with(
+            "memory: 812 of 4096 MiB held (budget_memory_mb); disk: 1064 of 10000 MiB held"
+        ),
+        "{v:#}"
+    );
+    let whats: Vec<&str> = v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        whats,
+        [
+            "run r7 (web), kept up for probing",
+            "shared dependency app sso"
+        ]
+    );
+    // Torn down, the kept run holds nothing any more.
+    std::fs::remove_file(state.join("runs/r7/kept.json")).unwrap();
+    let r = run(&bin(), &["budget"], &env);
+    r.assert_code(0);
+    assert!(
+        r.stdout.starts_with("memory: 512 of 4096 MiB held"),
+        "{}",
+        r.stdout
+    );
+    assert!(!state.join("budget/claims/r7.json").exists());
 }

@@ -7,7 +7,6 @@
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::{exit, log};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Tries of one image before its registry's trouble is reported: with the
@@ -162,26 +161,10 @@ pub(crate) fn check_free_disk(docker: &Docker, min_mib: u64) -> Result<()> {
     if min_mib == 0 {
         return Ok(());
     }
-    // The data root of an engine behind a context or a remote DOCKER_HOST is
-    // on another host, out of reach of a local df.
-    let Some(api) = docker.api() else {
+    let Some((root, free)) = ccci_core::disk::data_root_free(docker)? else {
         log::debug("the Docker engine is not local: its free disk space is not checked");
         return Ok(());
     };
-    // The engine's API on its socket: a deploy asks this every time, and the
-    // CLI would cost a process start.
-    let info = api.get("/info").map_err(|e| {
-        exit::wrap(e, exit::TEMPFAIL).context("cannot ask Docker for its data root")
-    })?;
-    let root = info["DockerRootDir"].as_str().unwrap_or("").trim();
-    // `docker info` exits 0 with an empty format on some versions when the
-    // daemon is down.
-    if root.is_empty() {
-        return Err(exit::tempfail(
-            "Docker is unreachable (docker info printed no data root)",
-        ));
-    }
-    let free = free_mib(root)?;
     if free < min_mib {
         return Err(exit::tempfail(format!(
             "only {free} MiB free on {root}, below the configured minimum of {min_mib} MiB \
@@ -189,49 +172,6 @@ pub(crate) fn check_free_disk(docker: &Docker, min_mib: u64) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Free MiB on the file system holding `path`, as `df` sees it. A path df
-/// cannot measure stays so on every try: exit 2, naming the way out.
-fn free_mib(path: &str) -> Result<u64> {
-    let cannot = |why: String| {
-        exit::usage(format!(
-            "cannot tell the free space on Docker's data root {path}: {why}; \
-             set min_free_disk_mb to 0 to deploy without the check"
-        ))
-    };
-    let out = Command::new("df")
-        .args(["-Pk", path])
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| cannot(format!("cannot run df: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(cannot(format!(
-            "df says {}",
-            stderr.trim().replace('\n', " ")
-        )));
-    }
-    df_available_kib(&stdout)
-        .map(|kib| kib / 1024)
-        .ok_or_else(|| cannot(format!("df printed {:?}", stdout.trim())))
-}
-
-/// The Available column of `df -Pk`'s one line: the number before the
-/// capacity (`39%`). Read from the right of the device, whose name may hold
-/// spaces, and the left of the mount point, whose name may too.
-pub(crate) fn df_available_kib(out: &str) -> Option<u64> {
-    let line = out.lines().nth(1)?;
-    let cols: Vec<&str> = line.split_whitespace().collect();
-    let number = |s: &str| s.parse::<u64>().ok();
-    (4..cols.len()).find_map(|i| {
-        let fits = cols[i].ends_with('%')
-            && number(cols[i].trim_end_matches('%')).is_some()
-            && cols[i - 3..i].iter().all(|c| number(c).is_some());
-        fits.then(|| number(cols[i - 1]))?
-    })
 }
 
 #[cfg(test)]
@@ -339,25 +279,5 @@ mod tests {
         );
         // No overflow, however many tries.
         assert_eq!(backoff(100, s(2)).len(), 99);
-    }
-
-    #[test]
-    fn reads_df_available() {
-        let df = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n\
-                  /dev/vda         264212084 37113896  58171992      39% /var/lib/docker\n";
-        assert_eq!(df_available_kib(df), Some(58171992));
-        let spaced = "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
-                      my disk 100 40 60 40% /mnt/with 99% in it\n";
-        assert_eq!(df_available_kib(spaced), Some(60));
-        assert_eq!(df_available_kib("Filesystem\n"), None);
-        assert_eq!(df_available_kib(""), None);
-    }
-
-    #[test]
-    fn measures_a_real_path() {
-        assert!(free_mib("/").unwrap() > 0);
-        let e = free_mib("/nonexistent/ccci").unwrap_err();
-        assert_eq!(exit::code_of(&e), exit::USAGE);
-        assert!(format!("{e:#}").contains("min_free_disk_mb"), "{e:#}");
     }
 }

@@ -148,6 +148,7 @@ fn green_results(id: &str, repo: &Path) -> Results {
         reruns: vec![],
         reproduced_alone: 0,
         rerun_of: None,
+        budget: None,
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),

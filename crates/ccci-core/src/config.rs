@@ -26,6 +26,12 @@ pub struct Config {
     /// MiB that must be free on Docker's data root before a deploy (0: no
     /// check): an upgrade briefly holds both releases' images.
     pub min_free_disk_mb: u64,
+    /// MiB of memory the runs side by side may take together (0: three
+    /// quarters of the engine's host memory); docs/budget.md.
+    pub budget_memory_mb: u64,
+    /// MiB of disk the runs and the shared apps may take together (0: no
+    /// cap beyond what is free above `min_free_disk_mb`).
+    pub budget_disk_mb: u64,
     /// Per-recipe settings and test suites (`recipes/` of the source tree).
     pub recipes_dir: PathBuf,
     /// The Gitea (or Forgejo) server's `ROOT_URL`, where pull requests live.
@@ -100,6 +106,8 @@ impl Default for Config {
             probe_image: "127.0.0.1:5000/ccci/busybox:1.0".into(),
             max_parallel_runs: 1,
             min_free_disk_mb: 2048,
+            budget_memory_mb: 0,
+            budget_disk_mb: 0,
             recipes_dir: PathBuf::from("/usr/share/ccci/recipes"),
             gitea_url: None,
             public_url: None,
@@ -162,10 +170,16 @@ impl Config {
                 exit::usage(format!("CCCI_MAX_PARALLEL_RUNS={v:?} is not a number"))
             })?;
         }
-        if let Ok(v) = std::env::var("CCCI_MIN_FREE_DISK_MB") {
-            cfg.min_free_disk_mb = v
-                .parse()
-                .map_err(|_| exit::usage(format!("CCCI_MIN_FREE_DISK_MB={v:?} is not a number")))?;
+        for (var, field) in [
+            ("CCCI_MIN_FREE_DISK_MB", &mut cfg.min_free_disk_mb),
+            ("CCCI_BUDGET_MEMORY_MB", &mut cfg.budget_memory_mb),
+            ("CCCI_BUDGET_DISK_MB", &mut cfg.budget_disk_mb),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                *field = v
+                    .parse()
+                    .map_err(|_| exit::usage(format!("{var}={v:?} is not a number")))?;
+            }
         }
         cfg.validate()?;
         Ok(cfg)
@@ -254,11 +268,16 @@ impl Config {
             return Err(exit::usage("max_parallel_runs must be at least 1"));
         }
         // 1 PiB: a size in bytes (2 GiB is 2147483648) is caught as a unit mix-up.
-        if self.min_free_disk_mb > MAX_MIN_FREE_DISK_MB {
-            return Err(exit::usage(format!(
-                "min_free_disk_mb {} is more than {MAX_MIN_FREE_DISK_MB} MiB (1 PiB): it is in MiB, not bytes",
-                self.min_free_disk_mb
-            )));
+        for (key, v) in [
+            ("min_free_disk_mb", self.min_free_disk_mb),
+            ("budget_memory_mb", self.budget_memory_mb),
+            ("budget_disk_mb", self.budget_disk_mb),
+        ] {
+            if v > MAX_MIB {
+                return Err(exit::usage(format!(
+                    "{key} {v} is more than {MAX_MIB} MiB (1 PiB): it is in MiB, not bytes"
+                )));
+            }
         }
         Ok(())
     }
@@ -304,8 +323,8 @@ impl Config {
     }
 }
 
-/// The largest `min_free_disk_mb`, 1 PiB in MiB.
-pub const MAX_MIN_FREE_DISK_MB: u64 = 1 << 30;
+/// The largest size in MiB a key takes, 1 PiB.
+pub const MAX_MIB: u64 = 1 << 30;
 
 /// The key a config fails on (`bridge.poll_interval_s`), found by reading
 /// each key alone; serde's own message names a type, not where it was.

@@ -6,12 +6,14 @@
 
 pub mod app;
 pub mod backupbot;
+pub mod budget;
 pub mod canonical;
 pub mod classify;
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod credential;
+pub mod disk;
 pub mod docker;
 pub mod docker_api;
 pub mod envfile;

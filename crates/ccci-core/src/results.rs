@@ -162,6 +162,10 @@ pub struct Results {
     /// This run is a rerun alone of that run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_of: Option<String>,
+    /// The run's share of the host's budget: what it was counted at, how
+    /// long it waited, what its apps took (docs/budget.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetUse>,
     pub warnings: Vec<String>,
     /// Paths relative to the run directory.
     pub plan: String,
@@ -170,6 +174,18 @@ pub struct Results {
 
 fn is_zero(n: &u8) -> bool {
     *n == 0
+}
+
+/// A run's share of the host's budget.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BudgetUse {
+    /// What the run was counted at before it started, app by app.
+    pub need: Vec<crate::budget::Part>,
+    /// Seconds it waited for the budget.
+    pub waited_s: f64,
+    /// Each app's peak, by its run id (`<run>`, `<run>-second`,
+    /// `<run>-dep-<recipe>`); empty when the engine is not local.
+    pub measured: std::collections::BTreeMap<String, crate::budget::Figures>,
 }
 
 /// A run made again alone (holding every run slot of the host).
@@ -520,6 +536,7 @@ mod tests {
             reruns: vec![],
             reproduced_alone: 0,
             rerun_of: None,
+            budget: None,
             warnings: vec![],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

@@ -93,6 +93,10 @@ pub struct Settings {
     pub marker_hooks: BTreeMap<String, String>,
     #[serde(default)]
     pub dependencies: Vec<Dependency>,
+    /// What one app of the recipe takes at its peak, where its measured runs
+    /// should not decide (docs/budget.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Declared>,
 }
 
 /// A recipe's health settings are the app's health probe, one type.
@@ -214,6 +218,7 @@ impl Settings {
             flaky: BTreeMap::new(),
             marker_hooks: BTreeMap::new(),
             dependencies: vec![],
+            budget: None,
         }
     }
 
@@ -263,6 +268,9 @@ impl Settings {
             {
                 anyhow::bail!("{what} {h:?} must be a path inside the recipe's test directory");
             }
+        }
+        if let Some(b) = &self.budget {
+            b.validate()?;
         }
         if self.rerun_alone > 3 {
             anyhow::bail!("rerun_alone {} is more than 3", self.rerun_alone);

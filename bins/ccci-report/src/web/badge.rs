@@ -154,6 +154,7 @@ mod tests {
             reruns: vec![],
             reproduced_alone: 0,
             rerun_of: None,
+            budget: None,
             warnings: vec![],
             plan: String::new(),
             junit: String::new(),

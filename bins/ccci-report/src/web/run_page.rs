@@ -434,6 +434,7 @@ mod tests {
             reruns: vec![],
             reproduced_alone: 0,
             rerun_of: None,
+            budget: None,
             warnings: vec![format!("warning {EVIL}")],
             plan: "plan.json".into(),
             junit: "junit.xml".into(),

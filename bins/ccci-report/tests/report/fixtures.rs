@@ -120,6 +120,7 @@ pub fn green(id: &str, recipe: &str, started: u64, duration_s: f64) -> Results {
         reruns: vec![],
         reproduced_alone: 0,
         rerun_of: None,
+        budget: None,
         warnings: vec![],
         plan: "plan.json".into(),
         junit: "junit.xml".into(),
