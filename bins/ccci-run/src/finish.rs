@@ -226,6 +226,38 @@ impl Runner {
         })
     }
 
+    /// What each app of the run took becomes a measure of its recipe, for
+    /// the budget of its next runs. A partial or stopped run's peak says
+    /// less than a whole run's, and an app that never ran says nothing.
+    fn learn(&self) {
+        let Some(b) = &self.budget else { return };
+        if self.request.tiers.is_partial() || self.abort.is_some() {
+            return;
+        }
+        for (app_run, f) in &b.measured {
+            let recipe = self
+                .apps
+                .iter()
+                .find(|a| &a.run_id == app_run)
+                .map(|a| a.recipe.clone())
+                .or_else(|| {
+                    (self.second.as_ref() == Some(app_run)).then(|| self.plan.recipe.clone())
+                });
+            let Some(recipe) = recipe.filter(|_| f.memory_mb > 0) else {
+                continue;
+            };
+            let sample = ccci_core::budget::learned::Sample {
+                run_id: app_run.clone(),
+                at: ids::now_rfc3339(),
+                memory_mb: f.memory_mb,
+                disk_mb: f.disk_mb,
+            };
+            if let Err(e) = ccci_core::budget::learned::record(&self.state_dir, &recipe, sample) {
+                log::warn(&format!("cannot keep what {app_run} took: {e:#}"));
+            }
+        }
+    }
+
     pub(crate) fn finish(
         mut self,
         ctx: &ccci_core::cli::Ctx,
@@ -313,6 +345,7 @@ impl Runner {
             reruns: vec![],
             reproduced_alone: 0,
             rerun_of: self.request.rerun_of.clone(),
+            budget: self.budget.clone(),
             warnings,
             plan: "plan.json".into(),
             junit: "junit.xml".into(),
@@ -323,6 +356,7 @@ impl Runner {
             0o644,
         )?;
         state::write_json(&self.run.file(results::FILE), &r)?;
+        self.learn();
         self.run
             .ledger("run-end", json!({"verdict": verdict, "level": level}))?;
         if ctx.json {

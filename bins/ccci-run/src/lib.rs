@@ -16,6 +16,7 @@ mod context;
 mod deps;
 mod finish;
 mod ladder;
+mod measure;
 mod report;
 mod rerun;
 mod runner;

@@ -81,6 +81,8 @@ pub(crate) struct Runner {
     pub(crate) child_time: Duration,
     /// The second instance's run, once the custom tier made one.
     pub(crate) second: Option<String>,
+    /// The run's share of the host's budget, for results.json.
+    pub(crate) budget: Option<ccci_core::results::BudgetUse>,
     /// For what the runner asks Docker itself (the two instances' objects).
     pub(crate) docker: ccci_core::docker::Docker,
     /// systemd, when the run is a unit (`ccci-run@`, `Type=notify`).

@@ -6,8 +6,8 @@ use crate::{Cli, signals, slot};
 use anyhow::Result;
 use ccci_core::plan::Plan;
 use ccci_core::rundir::{LOCK_HELD_ENV, RunDir};
-use ccci_core::settings;
 use ccci_core::tool::{self, Answer};
+use ccci_core::{budget, settings};
 use ccci_core::{exit, ids, log, state};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -50,6 +50,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     if !ccci_core::rundir::valid_id(&run_id) {
         return Err(exit::usage(format!("invalid run id {run_id:?}")));
     }
+    // One run of a recipe at a time, then a run slot, then the host's budget.
+    let recipe_lock = slot::recipe(&state_dir, &cli.recipe, &run_id, &stop)?;
     let slots = if cli.alone {
         slot::acquire_all(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?
     } else {
@@ -60,6 +62,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             &stop,
         )?]
     };
+    let mut claim = claim_budget(&ctx, &state_dir, &recipes, &cli, &selection, &run_id, &stop)?;
     let run = RunDir::create(&state_dir, &run_id)?;
     let _lock = run.lock()?;
     if let Some(parent) = &cli.rerun_of {
@@ -161,6 +164,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         abort: None,
         child_time: Duration::ZERO,
         second: None,
+        budget: None,
         docker: ccci_core::docker::Docker::new(&ctx.cfg.docker_context),
         notify: ccci_core::notify::Notifier::from_env(),
     };
@@ -171,15 +175,45 @@ pub fn run(cli: Cli) -> Result<i32> {
         &r.plan.head_sha[..12.min(r.plan.head_sha.len())]
     ));
     crate::report::start(&r.state_dir, &r.run.id);
+    r.budget = Some(ccci_core::results::BudgetUse {
+        need: claim.need().parts.clone(),
+        waited_s: claim.waited.as_secs_f64(),
+        measured: Default::default(),
+    });
+    if claim.waited.as_secs() > 0 {
+        r.run.ledger(
+            "budget-wait",
+            json!({"waited_s": claim.waited.as_secs(), "need": claim.need().total()}),
+        )?;
+    }
+    let sampler = crate::measure::start(
+        r.docker.api(),
+        &r.run.id,
+        &ctx.cfg.instance_id()?,
+        r.run.path.clone(),
+    );
     r.execute();
+    // Measured before the teardown removes what is measured.
+    if let (Some(s), Some(b)) = (sampler, r.budget.as_mut()) {
+        b.measured = s.stop();
+    }
     r.notify.send("STATUS=tearing down");
     let teardown = r.teardown();
+    if teardown.status == ccci_core::results::TeardownStatus::Kept {
+        // Its apps stay up: so does its share of the budget.
+        if let Err(e) = claim.keep() {
+            log::warn(&format!("cannot keep the run's budget claim: {e:#}"));
+        }
+    }
     let (sd, id) = (r.state_dir.clone(), r.run.id.clone());
     let reruns = cli.rerun_alone.unwrap_or(r.plan.settings.rerun_alone);
     let stop = r.stop.clone();
     let code = r.finish(&ctx, started, &started_at, teardown);
-    // A rerun alone needs every run slot, this run's too.
+    // A rerun alone needs every run slot, this run's too, and is a run of
+    // the same recipe with its own claim on the budget.
     drop(slots);
+    drop(claim);
+    drop(recipe_lock);
     if matches!(code, Ok(c) if c == exit::NO) {
         crate::rerun::alone(&cli, &recipes_dir, &sd, &id, reruns, &stop);
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -190,6 +224,32 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     crate::report::finish(&sd, &id);
     code
+}
+
+/// Claim the run's share of the host's budget, waiting while it is spent
+/// (docs/budget.md). Settings that do not load count the app at the default:
+/// the plan says what is wrong with them.
+fn claim_budget(
+    ctx: &ccci_core::cli::Ctx,
+    state_dir: &Path,
+    recipes: &Path,
+    cli: &Cli,
+    selection: &crate::selection::Selection,
+    run_id: &str,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<budget::claims::Claim> {
+    let settings = settings::Settings::load(recipes, &cli.recipe).ok();
+    let second = settings.as_ref().is_some_and(|s| s.two_instances) && selection.has("custom");
+    let need = budget::need(state_dir, recipes, &cli.recipe, settings.as_ref(), second)?;
+    budget::claims::acquire(
+        state_dir,
+        recipes,
+        || budget::claims::Host::of(&ctx.cfg, &ctx.docker),
+        run_id,
+        &cli.recipe,
+        need,
+        stop,
+    )
 }
 
 impl RunRequest {

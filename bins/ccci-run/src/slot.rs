@@ -23,6 +23,45 @@ fn dir(state_dir: &Path) -> PathBuf {
     state_dir.join("locks")
 }
 
+/// One recipe is never run twice at once on a host: two runs of it would
+/// race for its measures and promotions, and a recipe with a fixed name or
+/// port would fail only for sharing the host with itself. A second run waits
+/// for the first, saying which (a rerun alone waits for nothing: its first
+/// run lets go before it starts).
+pub fn recipe(state_dir: &Path, recipe: &str, run_id: &str, stop: &AtomicBool) -> Result<Slot> {
+    let d = dir(state_dir);
+    std::fs::create_dir_all(&d)?;
+    let lock_path = d.join(format!("recipe-{recipe}.lock"));
+    let holder = d.join(format!("recipe-{recipe}.run"));
+    let mut said = false;
+    loop {
+        if let Some(lock) = state::Lock::try_acquire(&lock_path)? {
+            state::write_atomic(&holder, run_id.as_bytes(), 0o644)?;
+            if said {
+                log::info(&format!("run {run_id}: {recipe} is free now"));
+            }
+            return Ok(Slot {
+                _lock: lock,
+                holder,
+            });
+        }
+        if !said {
+            let other = std::fs::read_to_string(&holder).unwrap_or_else(|_| "?".into());
+            log::info(&format!(
+                "run {run_id}: waiting: run {} is testing {recipe}, and one recipe is never run twice at once",
+                other.trim()
+            ));
+            said = true;
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Err(exit::tempfail(format!(
+                "run {run_id}: interrupted while waiting for the other run of {recipe}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// Take a free slot, waiting (and saying so once) while all are busy.
 pub fn acquire(state_dir: &Path, max: u32, run_id: &str, stop: &AtomicBool) -> Result<Slot> {
     let d = dir(state_dir);

@@ -145,18 +145,33 @@ fn sigkill_at_random_points_then_reap_leaves_nothing() {
 
 #[test]
 fn a_busy_run_slot_makes_the_run_wait_and_say_so() {
-    let w = World::new("run-slot");
+    waits_for_a_held_lock("run-slot", "run-slot-0", "waiting for a run slot");
+}
+
+#[test]
+fn a_second_run_of_a_recipe_waits_for_the_first() {
+    waits_for_a_held_lock(
+        "run-recipe-lock",
+        "recipe-demo",
+        "waiting: run other-run is testing demo, and one recipe is never run twice at once",
+    );
+}
+
+/// A run started while another holds `<state>/locks/<lock>.lock` waits,
+/// says `said` (naming the holder), creates nothing, and stops cleanly.
+fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
+    let w = World::new(name);
     let locks = PathBuf::from(&w.state).join("locks");
     std::fs::create_dir_all(&locks).unwrap();
-    let f = std::fs::File::create(locks.join("run-slot-0.lock")).unwrap();
+    let f = std::fs::File::create(locks.join(format!("{lock}.lock"))).unwrap();
     f.lock().unwrap();
-    std::fs::write(locks.join("run-slot-0.run"), "other-run").unwrap();
+    std::fs::write(locks.join(format!("{lock}.run")), "other-run").unwrap();
     let mut child = spawn(&w, "waits", "0.2.0+1.1");
     let mut err = child.stderr.take().unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     let start = Instant::now();
-    while !seen.contains("waiting for a run slot") {
+    while !seen.contains(said) {
         assert!(start.elapsed() < Duration::from_secs(30), "{seen}");
         let n = err.read(&mut buf).unwrap();
         assert!(n > 0, "runner ended early: {seen}");

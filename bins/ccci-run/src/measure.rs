@@ -1,0 +1,210 @@
+//! What a run's apps take, measured while the run goes, for the host's budget
+//! (docs/budget.md): each app's peak memory (its containers' memory as
+//! `docker stats` counts it, without the page cache the kernel can drop,
+//! sampled every [`TICK`]) and peak disk (its volumes, and for the run's own
+//! app the run directory with its backup repository, every [`DISK_EVERY`]
+//! ticks and once more at the end).
+//!
+//! An app is a run id: the run's own (`<run>`, with its decoys and probes),
+//! its second app (`<run>-second`) and its dependencies (`<run>-dep-<recipe>`).
+//! Objects are found by ccci's labels, so another run's are never counted.
+
+use ccci_core::budget::Figures;
+use ccci_core::docker_api::Api;
+use ccci_core::labels;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_secs(2);
+const DISK_EVERY: u32 = 5;
+const MIB: u64 = 1024 * 1024;
+
+/// Peak figures by app run id.
+pub(crate) type Peaks = BTreeMap<String, Figures>;
+
+pub(crate) struct Sampler {
+    done: Arc<AtomicBool>,
+    handle: JoinHandle<Peaks>,
+}
+
+/// Start sampling the apps of `run_id`; `None` when the engine is not local
+/// (its stats would cost a process per container per tick).
+pub(crate) fn start(
+    api: Option<Api>,
+    run_id: &str,
+    instance: &str,
+    run_dir: PathBuf,
+) -> Option<Sampler> {
+    let api = api?;
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let w = Watch {
+        api,
+        run_id: run_id.to_string(),
+        instance: instance.to_string(),
+        run_dir,
+    };
+    let handle = std::thread::spawn(move || {
+        let mut peaks = Peaks::new();
+        let mut tick = 0u32;
+        while !d.load(Ordering::SeqCst) {
+            w.memory(&mut peaks);
+            if tick.is_multiple_of(DISK_EVERY) {
+                w.disk(&mut peaks);
+            }
+            tick += 1;
+            // Short sleeps: stopping must not wait a whole tick.
+            for _ in 0..TICK.as_millis() / 100 {
+                if d.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        w.disk(&mut peaks);
+        peaks
+    });
+    Some(Sampler { done, handle })
+}
+
+impl Sampler {
+    /// Stop (before the teardown removes what is measured) and say the peaks.
+    pub(crate) fn stop(self) -> Peaks {
+        self.done.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+struct Watch {
+    api: Api,
+    run_id: String,
+    instance: String,
+    run_dir: PathBuf,
+}
+
+impl Watch {
+    /// The app run id an object's labels name, if it is one of this run's.
+    fn app_of(&self, labels: &Value) -> Option<String> {
+        if labels[labels::INSTANCE].as_str() != Some(&self.instance) {
+            return None;
+        }
+        let run = labels[labels::RUN].as_str()?;
+        let ours = run == self.run_id
+            || run
+                .strip_prefix(&self.run_id)
+                .is_some_and(|rest| rest.starts_with('-'));
+        ours.then(|| run.to_string())
+    }
+
+    /// Service id → app, and stack → app, of this run's services.
+    fn services(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let (mut by_id, mut by_stack) = (BTreeMap::new(), BTreeMap::new());
+        let label = format!("{}={}", labels::INSTANCE, self.instance);
+        for s in self.api.services_with_label(&label).unwrap_or_default() {
+            let l = &s["Spec"]["Labels"];
+            if let (Some(app), Some(id)) = (self.app_of(l), s["ID"].as_str()) {
+                if let Some(ns) = l[labels::NAMESPACE].as_str() {
+                    by_stack.insert(ns.to_string(), app.clone());
+                }
+                by_id.insert(id.to_string(), app);
+            }
+        }
+        (by_id, by_stack)
+    }
+
+    fn memory(&self, peaks: &mut Peaks) {
+        let (by_id, _) = self.services();
+        if by_id.is_empty() {
+            return;
+        }
+        let mut now: BTreeMap<String, u64> = BTreeMap::new();
+        let containers = self.api.get("/containers/json").unwrap_or_default();
+        for c in containers.as_array().into_iter().flatten() {
+            let service = c["Labels"]["com.docker.swarm.service.id"].as_str();
+            let (Some(app), Some(id)) = (service.and_then(|s| by_id.get(s)), c["Id"].as_str())
+            else {
+                continue;
+            };
+            let Ok(stats) = self.api.get(&format!(
+                "/containers/{id}/stats?stream=false&one-shot=true"
+            )) else {
+                continue;
+            };
+            *now.entry(app.clone()).or_default() += memory_bytes(&stats["memory_stats"]);
+        }
+        for (app, bytes) in now {
+            let p = peaks.entry(app).or_default();
+            p.memory_mb = p.memory_mb.max(bytes.div_ceil(MIB));
+        }
+    }
+
+    fn disk(&self, peaks: &mut Peaks) {
+        let (_, by_stack) = self.services();
+        let mut now: BTreeMap<String, u64> = BTreeMap::new();
+        let volumes = self.api.get("/volumes").unwrap_or_default();
+        for v in volumes["Volumes"].as_array().into_iter().flatten() {
+            let l = &v["Labels"];
+            let app = self.app_of(l).or_else(|| {
+                l[labels::NAMESPACE]
+                    .as_str()
+                    .and_then(|ns| by_stack.get(ns).cloned())
+            });
+            if let (Some(app), Some(mp)) = (app, v["Mountpoint"].as_str()) {
+                *now.entry(app).or_default() += ccci_core::disk::used_bytes(mp.as_ref());
+            }
+        }
+        *now.entry(self.run_id.clone()).or_default() += ccci_core::disk::used_bytes(&self.run_dir);
+        for (app, bytes) in now {
+            let p = peaks.entry(app).or_default();
+            p.disk_mb = p.disk_mb.max(bytes.div_ceil(MIB));
+        }
+    }
+}
+
+/// A container's memory as `docker stats` shows it: usage less the inactive
+/// page cache (cgroup v1 names it `total_inactive_file`, v2 `inactive_file`).
+fn memory_bytes(m: &Value) -> u64 {
+    let usage = m["usage"].as_u64().unwrap_or(0);
+    let cache = m["stats"]["total_inactive_file"]
+        .as_u64()
+        .or_else(|| m["stats"]["inactive_file"].as_u64())
+        .unwrap_or(0);
+    usage.saturating_sub(cache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn memory_is_usage_without_the_inactive_cache() {
+        let v1 = json!({"usage": 10 * MIB, "stats": {"total_inactive_file": 4 * MIB}});
+        assert_eq!(memory_bytes(&v1), 6 * MIB);
+        let v2 = json!({"usage": 10 * MIB, "stats": {"inactive_file": MIB}});
+        assert_eq!(memory_bytes(&v2), 9 * MIB);
+        assert_eq!(memory_bytes(&json!({})), 0);
+    }
+
+    #[test]
+    fn only_this_runs_apps_are_counted() {
+        let w = Watch {
+            api: Api::local("").unwrap(),
+            run_id: "r1".into(),
+            instance: "i".into(),
+            run_dir: PathBuf::new(),
+        };
+        let l = |run: &str, inst: &str| json!({"ccci.run": run, "ccci.instance": inst});
+        assert_eq!(w.app_of(&l("r1", "i")).as_deref(), Some("r1"));
+        assert_eq!(w.app_of(&l("r1-dep-db", "i")).as_deref(), Some("r1-dep-db"));
+        assert_eq!(w.app_of(&l("r1-second", "i")).as_deref(), Some("r1-second"));
+        assert_eq!(w.app_of(&l("r10", "i")), None);
+        assert_eq!(w.app_of(&l("r1", "other")), None);
+        assert_eq!(w.app_of(&l("shared-db", "i")), None);
+    }
+}
