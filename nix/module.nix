@@ -363,6 +363,18 @@ let
           default = [ ];
           description = "Other recipes deployed beside the app in each run.";
         };
+        budget = {
+          memory_mb = mkOption {
+            type = types.nullOr types.ints.positive;
+            default = null;
+            description = "MiB of memory one app of the recipe takes at its peak (null: learnt from its runs).";
+          };
+          disk_mb = mkOption {
+            type = types.nullOr types.ints.positive;
+            default = null;
+            description = "MiB of disk one app of the recipe takes at its peak (null: learnt from its runs).";
+          };
+        };
         tests = mkOption {
           type = types.nullOr types.path;
           default = null;
@@ -392,6 +404,9 @@ let
         marker_hooks
         ;
       dependencies = map (d: removeAttrs d [ "_module" ]) r.dependencies;
+    }
+    // lib.optionalAttrs (r.budget.memory_mb != null || r.budget.disk_mb != null) {
+      budget = lib.filterAttrs (_: v: v != null) r.budget;
     };
 
   packagedRecipes = "${cfg.package}/share/ccci/recipes";

@@ -3,7 +3,9 @@
 # (default 6: copies of the demo recipe, each its own repository and name)
 # with 1 lane, then with 2, each from an empty state dir, and the ratio of
 # their wall times (goal: 2 lanes under 0.65 of 1 lane), with the host's peak
-# memory in use above what it was before each sweep (sampled every 0.5 s).
+# memory in use above what it was before each sweep (sampled every 0.5 s), and
+# what ccci's own budget saw: the largest app peak its runs measured, and how
+# long runs waited for the budget (docs/budget.md).
 #
 #   scripts/bench-sweep-lanes.sh [N]
 set -euo pipefail
@@ -57,13 +59,31 @@ sweep() {
     wait "$pid" || { cat "$work/sweep-$lanes.out" "$work/sweep-$lanes.err" >&2; echo "sweep with $lanes lanes failed" >&2; exit 1; }
     t1=$(date +%s.%N)
     green=$(grep -c ' green ' "$work/sweep-$lanes.out" || true)
-    echo "$lanes $(python3 -c "print(round($t1 - $t0, 1))") $((peak - base)) $green"
+    echo "$lanes $(python3 -c "print(round($t1 - $t0, 1))") $((peak - base)) $green $(measured "$state")"
 }
 
-read -r _ s1 m1 g1 < <(sweep 1)
-read -r _ s2 m2 g2 < <(sweep 2)
+# The largest app peak (memory MiB, disk MiB) the runs measured, and the
+# seconds they waited for the budget in all.
+measured() {
+    python3 - "$1" <<'PY'
+import glob, json, sys
+mem = disk = 0
+waited = 0.0
+for p in glob.glob(sys.argv[1] + "/runs/*/results.json"):
+    b = json.load(open(p)).get("budget") or {}
+    waited += b.get("waited_s", 0)
+    for f in b.get("measured", {}).values():
+        mem, disk = max(mem, f["memory_mb"]), max(disk, f["disk_mb"])
+print(mem, disk, round(waited, 1))
+PY
+}
+
+read -r _ s1 m1 g1 a1 d1 w1 < <(sweep 1)
+read -r _ s2 m2 g2 a2 d2 w2 < <(sweep 2)
 ratio=$(python3 -c "print(round($s2 / $s1, 3))")
 echo "sweep of $n demo-class recipes on $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB:"
-printf '  1 lane:  %6.1f s, %d/%d green, peak memory +%d MiB\n' "$s1" "$g1" "$n" "$m1"
-printf '  2 lanes: %6.1f s, %d/%d green, peak memory +%d MiB\n' "$s2" "$g2" "$n" "$m2"
+printf '  1 lane:  %6.1f s, %d/%d green, peak memory +%d MiB; largest app measured %d MiB memory, %d MiB disk; waited for the budget %s s\n' \
+    "$s1" "$g1" "$n" "$m1" "$a1" "$d1" "$w1"
+printf '  2 lanes: %6.1f s, %d/%d green, peak memory +%d MiB; largest app measured %d MiB memory, %d MiB disk; waited for the budget %s s\n' \
+    "$s2" "$g2" "$n" "$m2" "$a2" "$d2" "$w2"
 echo "  2 lanes / 1 lane: $ratio (goal: under 0.65)"

@@ -359,6 +359,7 @@ let
           env.LOG_LEVEL = "debug";
           marker_hooks.db = "hooks/backup-marker";
           dependencies = [ ];
+          budget.memory_mb = 1536;
         };
       };
     full-recipes-dir-builds-each-recipe =

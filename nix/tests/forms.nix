@@ -46,6 +46,7 @@
         timeouts.deploy = 600;
         marker_hooks.db = "hooks/backup-marker";
         env.LOG_LEVEL = "debug";
+        budget.memory_mb = 1536;
       };
       sweep.dates = "Sat *-*-* 04:30:00";
       reaper.interval = "5min";
