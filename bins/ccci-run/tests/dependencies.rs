@@ -81,6 +81,23 @@ mem=$(docker service inspect "${s}_app" --format '{{.Spec.TaskTemplate.Resources
     assert_eq!(res["apps"][0]["role"], "app");
     assert_eq!(res["apps"][1]["role"], "dependency");
     assert_eq!(res["apps"][1]["run_id"], "own-dep-depdemo");
+    // The dependency counts in what the run claimed of the host's budget,
+    // and was measured as an app of its own.
+    let whats: Vec<&str> = res["budget"]["need"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(whats, ["demo", "depdemo (dependency)"], "{res:#}");
+    let took = &res["budget"]["measured"]["own-dep-depdemo"];
+    assert!(took["memory_mb"].as_u64().unwrap() > 0, "{res:#}");
+    // A partial run's peaks are not what the recipe takes: not learnt.
+    assert!(
+        !std::path::Path::new(&w.state)
+            .join("budget/learned/depdemo.json")
+            .exists()
+    );
     // The app goes first, then its dependency.
     let log = std::fs::read_to_string(w.run_dir("own").join("logs/teardown.log")).unwrap();
     let app_at = log
@@ -157,6 +174,19 @@ fn a_shared_dependency_is_made_once_and_set_up_per_run() {
         let res = w.results(id);
         assert_eq!(res["verdict"], "partial", "{id}: {res:#}\n{}", r.stderr);
         assert_eq!(res["apps"][1]["run_id"], "shared-depdemo", "{res:#}");
+        // The first run makes the shared app and counts it; once it stands
+        // it counts on its own, not in each run that uses it.
+        let whats: Vec<&str> = res["budget"]["need"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["what"].as_str().unwrap())
+            .collect();
+        let want: &[&str] = match id {
+            "first" => &["demo", "depdemo (shared dependency, made by this run)"],
+            _ => &["demo"],
+        };
+        assert_eq!(whats, want, "{id}: {res:#}");
     }
     // Made once: the second run found it and did not deploy it again.
     let rec: serde_json::Value = serde_json::from_str(
