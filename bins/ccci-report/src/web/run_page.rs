@@ -265,6 +265,9 @@ fn finished(r: &Results, logs: &Logs) -> Markup {
                 p.muted.small { "A dependency app's deploy output is in this run's install logs." }
             }
         }
+        @if let Some(b) = &r.budget {
+            (budget(b))
+        }
         @if !r.left_out.is_empty() {
             p.note { "A partial run (--tiers): it left out " (r.left_out.join(", ")) ". It is never green." }
         }
@@ -278,6 +281,39 @@ fn finished(r: &Results, logs: &Logs) -> Markup {
         @if !r.warnings.is_empty() {
             h2 { "Warnings" }
             @for w in &r.warnings { p.note { (w) } }
+        }
+    }
+}
+
+/// The run's share of the host's budget (docs/budget.md): what it was
+/// counted at, how long it waited, what its apps took.
+fn budget(b: &ccci_core::results::BudgetUse) -> Markup {
+    html! {
+        h2 { "Host budget" }
+        @if b.waited_s >= 1.0 {
+            p.note { "Waited " (secs(b.waited_s)) " for the host's budget before it started." }
+        }
+        div.scroll {
+            table {
+                thead { tr { th { "Counted at" } th.num { "Memory MiB" } th { "from" } th.num { "Disk MiB" } th { "from" } } }
+                tbody {
+                    @for part in &b.need {
+                        tr {
+                            td { (part.what) }
+                            td.num { (part.memory_mb) } td { (part.memory_from) }
+                            td.num { (part.disk_mb) } td { (part.disk_from) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !b.measured.is_empty() {
+            p.muted.small { "Measured peaks: "
+                @for (i, (app, f)) in b.measured.iter().enumerate() {
+                    @if i > 0 { "; " }
+                    code { (app) } " " (f.memory_mb) " MiB memory, " (f.disk_mb) " MiB disk"
+                }
+            }
         }
     }
 }
@@ -475,6 +511,50 @@ mod tests {
             "L3: climbed install, upgrade, backup + restore; the climb stopped at custom."
         ));
         assert!(!p.contains("refresh"));
+        assert!(!p.contains("Host budget"), "no budget, no section");
+    }
+
+    #[test]
+    fn the_budget_says_what_the_run_was_counted_at_and_how_long_it_waited() {
+        use ccci_core::budget::{Figures, Part, Source};
+        let mut r = results();
+        r.budget = Some(ccci_core::results::BudgetUse {
+            need: vec![Part {
+                what: format!("{EVIL} (dependency)"),
+                recipe: "db".into(),
+                memory_mb: 600,
+                memory_from: Source::Declared,
+                disk_mb: 20,
+                disk_from: Source::Learnt,
+            }],
+            waited_s: 75.0,
+            measured: [(
+                "r1".to_string(),
+                Figures {
+                    memory_mb: 41,
+                    disk_mb: 3,
+                },
+            )]
+            .into(),
+        });
+        let p = render(
+            &run(State::Finished(Box::new(r))),
+            Err("no plan"),
+            &Logs::default(),
+        );
+        assert!(p.contains("Waited 75 s for the host's budget"), "{p}");
+        assert!(
+            p.contains("&lt;script&gt;alert(1)&lt;/script&gt; (dependency)"),
+            "{p}"
+        );
+        assert!(
+            p.contains("<td class=\"num\">600</td><td>declared</td>"),
+            "{p}"
+        );
+        assert!(
+            p.contains("<code>r1</code> 41 MiB memory, 3 MiB disk"),
+            "{p}"
+        );
     }
 
     #[test]

@@ -411,7 +411,7 @@ mod tests {
                 memory_mb,
                 memory_from: Source::Declared,
                 disk_mb,
-                disk_from: Source::Learned,
+                disk_from: Source::Learnt,
             }],
             makes_shared: vec![],
         }

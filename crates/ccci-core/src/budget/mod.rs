@@ -73,7 +73,7 @@ impl Declared {
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Declared,
-    Learned,
+    Learnt,
     Default,
 }
 
@@ -81,7 +81,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Source::Declared => "declared",
-            Source::Learned => "learnt",
+            Source::Learnt => "learnt",
             Source::Default => "default",
         })
     }
@@ -132,7 +132,7 @@ pub fn estimate(
     let learnt = learned::figures(state_dir, recipe)?;
     let pick = |declared: Option<u64>, learnt: Option<u64>, default: u64| match (declared, learnt) {
         (Some(d), _) => (d, Source::Declared),
-        (None, Some(l)) => (l, Source::Learned),
+        (None, Some(l)) => (l, Source::Learnt),
         (None, None) => (default, Source::Default),
     };
     let (memory_mb, memory_from) = pick(
@@ -262,7 +262,7 @@ mod tests {
         .unwrap();
         let p = estimate(&sd, "web", Some(&d), "web".into()).unwrap();
         assert_eq!((p.memory_mb, p.memory_from), (300, Source::Declared));
-        assert_eq!((p.disk_mb, p.disk_from), (60, Source::Learned));
+        assert_eq!((p.disk_mb, p.disk_from), (60, Source::Learnt));
         assert_eq!(p.memory_text(), "web 300 MiB (declared)");
         assert_eq!(p.disk_text(), "web 60 MiB (learnt)");
     }
