@@ -184,7 +184,7 @@ in
         Type = "READY=1 once the run is planned, STATUS=tier <name> since <time> at each tier (systemctl status ccci-run@<id>).";
         EnvironmentFile = "Whoever starts a run (the bridge, an operator) writes its request first: CCCI_RUN_RECIPE, CCCI_RUN_REPO, CCCI_RUN_REF and optionally CCCI_RUN_PR and CCCI_RUN_TRIGGER, one per line.";
         ExecStartPre = "The swarm preflight: one line saying what to run when this engine is not a swarm manager, live-restore is on or the probe image is missing.";
-        TimeoutStartSec = "The plan (a clone of the recipe) comes before READY=1.";
+        TimeoutStartSec = "The plan (a clone of the recipe) comes before READY=1. A run waiting for its recipe, a run slot or the host's budget extends it every 10 s (EXTEND_TIMEOUT_USEC) and says why in its status.";
         RuntimeMaxSec = "A backstop above the sum of the per-step timeouts of a large recipe, so that a stuck run frees its run slot the same day; SIGTERM then tears the run down.";
         KillMode = "The stop path always tears down. SIGTERM goes to the runner alone, which stops its current step, tears down and exits 75; whatever is still running after TimeoutStopSec is killed, and then the teardown below runs anyway (a no-op when the runner already cleaned up; the reaper is the last resort).";
         SuccessExitStatus = "A red run is a normal outcome of CI; a failed unit means ccci itself or the machine is in trouble (2 bad request, 75 Docker unreachable, 70 a bug).";

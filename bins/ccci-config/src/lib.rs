@@ -102,7 +102,7 @@ fn budget(ctx: &ccci_core::cli::Ctx, json: bool) -> Result<i32> {
     use ccci_core::budget::claims;
     let sd = ctx.cfg.ensure_state_dir()?;
     let host = claims::Host::of(&ctx.cfg, &ctx.docker)?;
-    let holders = claims::look(sd, &ctx.cfg.recipes_dir)?;
+    let holders = claims::look(sd, &ctx.cfg.recipes_dir, &host)?;
     let held: ccci_core::budget::Figures = holders.iter().map(|h| h.figures).sum();
     let runs: u64 = holders
         .iter()

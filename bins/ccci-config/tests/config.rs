@@ -120,7 +120,7 @@ fn budget_says_what_the_host_gives_and_what_holds_it() {
         state.join("budget/claims/r7.json"),
         r#"{"schema": 1, "run_id": "r7", "recipe": "web", "since": "2026-01-01T00:00:00Z",
             "kept": true, "need": {"parts": [{"what": "web", "recipe": "web", "memory_mb": 300,
-            "memory_from": "declared", "disk_mb": 40, "disk_from": "learnt"}]}}"#,
+            "memory_from": "declared", "disk_mb": 40, "disk_from": "learnt", "role": "app"}]}}"#,
     )
     .unwrap();
     std::fs::create_dir_all(state.join("runs/r7")).unwrap();
@@ -150,7 +150,7 @@ fn budget_says_what_the_host_gives_and_what_holds_it() {
     assert_eq!(
         whats,
         [
-            "run r7 (web), kept up for probing",
+            "run r7 (web), kept up for probing until `ccci-deploy teardown r7`",
             "shared dependency app sso"
         ]
     );

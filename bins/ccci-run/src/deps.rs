@@ -184,7 +184,7 @@ impl Runner {
         d: &Dependency,
         own: &Settings,
     ) -> Result<std::result::Result<(), String>> {
-        let id = format!("{}-dep-{}", self.run.id, d.recipe);
+        let id = ccci_core::rundir::dependency_id(&self.run.id, &d.recipe);
         let held = format!(
             "{},{id}",
             self.vars.get(LOCK_HELD_ENV).cloned().unwrap_or_default()

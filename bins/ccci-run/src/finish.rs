@@ -228,10 +228,11 @@ impl Runner {
 
     /// What each app of the run took becomes a measure of its recipe, for
     /// the budget of its next runs. A partial or stopped run's peak says
-    /// less than a whole run's, and an app that never ran says nothing.
+    /// less than a whole run's, and so does one whose app never came up (a
+    /// crash-looping install takes a few MiB, not what the recipe takes).
     fn learn(&self) {
         let Some(b) = &self.budget else { return };
-        if self.request.tiers.is_partial() || self.abort.is_some() {
+        if self.request.tiers.is_partial() || self.abort.is_some() || !self.converged {
             return;
         }
         for (app_run, f) in &b.measured {

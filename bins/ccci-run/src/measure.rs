@@ -6,8 +6,9 @@
 //! ticks and once more at the end).
 //!
 //! An app is a run id: the run's own (`<run>`, with its decoys and probes),
-//! its second app (`<run>-second`) and its dependencies (`<run>-dep-<recipe>`).
-//! Objects are found by ccci's labels, so another run's are never counted.
+//! its second app (`<run>-second`) and its dependencies (`<run>-dep-<recipe>`),
+//! named by the runner in full. Objects are found by ccci's labels with one of
+//! those run ids, so another run's are never counted.
 
 use ccci_core::budget::Figures;
 use ccci_core::docker_api::Api;
@@ -32,11 +33,12 @@ pub(crate) struct Sampler {
     handle: JoinHandle<Peaks>,
 }
 
-/// Start sampling the apps of `run_id`; `None` when the engine is not local
-/// (its stats would cost a process per container per tick).
+/// Start sampling the apps of a run, by their run ids (the run's own
+/// first); `None` when the engine is not local (its stats would cost a
+/// process per container per tick).
 pub(crate) fn start(
     api: Option<Api>,
-    run_id: &str,
+    apps: Vec<String>,
     instance: &str,
     run_dir: PathBuf,
 ) -> Option<Sampler> {
@@ -45,7 +47,7 @@ pub(crate) fn start(
     let d = done.clone();
     let w = Watch {
         api,
-        run_id: run_id.to_string(),
+        apps,
         instance: instance.to_string(),
         run_dir,
     };
@@ -82,7 +84,8 @@ impl Sampler {
 
 struct Watch {
     api: Api,
-    run_id: String,
+    /// The run ids of the run's apps, its own first.
+    apps: Vec<String>,
     instance: String,
     run_dir: PathBuf,
 }
@@ -94,11 +97,7 @@ impl Watch {
             return None;
         }
         let run = labels[labels::RUN].as_str()?;
-        let ours = run == self.run_id
-            || run
-                .strip_prefix(&self.run_id)
-                .is_some_and(|rest| rest.starts_with('-'));
-        ours.then(|| run.to_string())
+        self.apps.iter().find(|a| *a == run).cloned()
     }
 
     /// Service id → app, and stack → app, of this run's services.
@@ -158,7 +157,7 @@ impl Watch {
                 *now.entry(app).or_default() += ccci_core::disk::used_bytes(mp.as_ref());
             }
         }
-        *now.entry(self.run_id.clone()).or_default() += ccci_core::disk::used_bytes(&self.run_dir);
+        *now.entry(self.apps[0].clone()).or_default() += ccci_core::disk::used_bytes(&self.run_dir);
         for (app, bytes) in now {
             let p = peaks.entry(app).or_default();
             p.disk_mb = p.disk_mb.max(bytes.div_ceil(MIB));
@@ -195,7 +194,7 @@ mod tests {
     fn only_this_runs_apps_are_counted() {
         let w = Watch {
             api: Api::local("").unwrap(),
-            run_id: "r1".into(),
+            apps: vec!["r1".into(), "r1-second".into(), "r1-dep-db".into()],
             instance: "i".into(),
             run_dir: PathBuf::new(),
         };
@@ -204,6 +203,9 @@ mod tests {
         assert_eq!(w.app_of(&l("r1-dep-db", "i")).as_deref(), Some("r1-dep-db"));
         assert_eq!(w.app_of(&l("r1-second", "i")).as_deref(), Some("r1-second"));
         assert_eq!(w.app_of(&l("r10", "i")), None);
+        // Another recipe's run whose id starts with this one's (a sweep's
+        // `sweep-<time>-web` and `sweep-<time>-web-sso`).
+        assert_eq!(w.app_of(&l("r1-sso", "i")), None);
         assert_eq!(w.app_of(&l("r1", "other")), None);
         assert_eq!(w.app_of(&l("shared-db", "i")), None);
     }

@@ -24,7 +24,7 @@ impl Runner {
             return Ok(None);
         }
         let t0 = Instant::now();
-        let id = format!("{}-second", self.run.id);
+        let id = ccci_core::rundir::second_id(&self.run.id);
         // From now on the teardown takes it too, whatever happens here.
         self.second = Some(id.clone());
         let verdict = self.bring_up_second(&id)?;

@@ -51,18 +51,40 @@ pub fn run(cli: Cli) -> Result<i32> {
         return Err(exit::usage(format!("invalid run id {run_id:?}")));
     }
     // One run of a recipe at a time, then a run slot, then the host's budget.
-    let recipe_lock = slot::recipe(&state_dir, &cli.recipe, &run_id, &stop)?;
+    // Under systemd each wait keeps the unit's start from timing out and says
+    // what it waits for (`systemctl status`).
+    let notify = ccci_core::notify::Notifier::from_env();
+    let told = std::cell::Cell::new(None::<Instant>);
+    let on_wait = |why: &str| {
+        if told
+            .get()
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
+            notify.send(&format!("EXTEND_TIMEOUT_USEC=60000000\nSTATUS={why}"));
+            told.set(Some(Instant::now()));
+        }
+    };
+    let recipe_lock = slot::recipe(&state_dir, &cli.recipe, &run_id, &stop, &on_wait)?;
     let slots = if cli.alone {
-        slot::acquire_all(&state_dir, ctx.cfg.max_parallel_runs, &run_id, &stop)?
+        slot::acquire_all(
+            &state_dir,
+            ctx.cfg.max_parallel_runs,
+            &run_id,
+            &stop,
+            &on_wait,
+        )?
     } else {
         vec![slot::acquire(
             &state_dir,
             ctx.cfg.max_parallel_runs,
             &run_id,
             &stop,
+            &on_wait,
         )?]
     };
-    let mut claim = claim_budget(&ctx, &state_dir, &recipes, &cli, &selection, &run_id, &stop)?;
+    let mut claim = claim_budget(
+        &ctx, &state_dir, &recipes, &cli, &selection, &run_id, &stop, &on_wait,
+    )?;
     let run = RunDir::create(&state_dir, &run_id)?;
     let _lock = run.lock()?;
     if let Some(parent) = &cli.rerun_of {
@@ -166,7 +188,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         second: None,
         budget: None,
         docker: ccci_core::docker::Docker::new(&ctx.cfg.docker_context),
-        notify: ccci_core::notify::Notifier::from_env(),
+        notify,
     };
     // Planned: the unit is up (READY), and says what it runs.
     r.notify.send(&format!(
@@ -186,9 +208,19 @@ pub fn run(cli: Cli) -> Result<i32> {
             json!({"waited_s": claim.waited.as_secs(), "need": claim.need().total()}),
         )?;
     }
+    // Its apps, by the run ids they will have.
+    let mut apps = vec![r.run.id.clone(), ccci_core::rundir::second_id(&r.run.id)];
+    apps.extend(
+        r.plan
+            .settings
+            .dependencies
+            .iter()
+            .filter(|d| !d.shared)
+            .map(|d| ccci_core::rundir::dependency_id(&r.run.id, &d.recipe)),
+    );
     let sampler = crate::measure::start(
         r.docker.api(),
-        &r.run.id,
+        apps,
         &ctx.cfg.instance_id()?,
         r.run.path.clone(),
     );
@@ -229,6 +261,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 /// Claim the run's share of the host's budget, waiting while it is spent
 /// (docs/budget.md). Settings that do not load count the app at the default:
 /// the plan says what is wrong with them.
+#[allow(clippy::too_many_arguments)]
 fn claim_budget(
     ctx: &ccci_core::cli::Ctx,
     state_dir: &Path,
@@ -237,18 +270,19 @@ fn claim_budget(
     selection: &crate::selection::Selection,
     run_id: &str,
     stop: &std::sync::atomic::AtomicBool,
+    on_wait: &dyn Fn(&str),
 ) -> Result<budget::claims::Claim> {
     let settings = settings::Settings::load(recipes, &cli.recipe).ok();
     let second = settings.as_ref().is_some_and(|s| s.two_instances) && selection.has("custom");
-    let need = budget::need(state_dir, recipes, &cli.recipe, settings.as_ref(), second)?;
     budget::claims::acquire(
         state_dir,
         recipes,
         || budget::claims::Host::of(&ctx.cfg, &ctx.docker),
+        || budget::need(state_dir, recipes, &cli.recipe, settings.as_ref(), second),
         run_id,
         &cli.recipe,
-        need,
         stop,
+        on_wait,
     )
 }
 

@@ -50,22 +50,26 @@ fn holder_of(d: &Path, name: &str) -> Option<String> {
 }
 
 /// Try `take` until it gives something, saying once why the run waits
-/// (`waiting()` is asked only then) and stopping with exit 75 when asked to.
+/// (`waiting()` is asked only then; `on_wait` hears it on every try) and
+/// stopping with exit 75 when asked to.
 fn wait_for<T>(
     stop: &AtomicBool,
     mut take: impl FnMut() -> Result<Option<T>>,
     waiting: impl Fn() -> String,
     interrupted: &str,
+    on_wait: &dyn Fn(&str),
 ) -> Result<T> {
     let mut said = false;
     loop {
         if let Some(t) = take()? {
             return Ok(t);
         }
+        let why = waiting();
         if !said {
-            log::info(&waiting());
+            log::info(&why);
             said = true;
         }
+        on_wait(&why);
         if stop.load(Ordering::SeqCst) {
             return Err(exit::tempfail(interrupted.to_string()));
         }
@@ -78,7 +82,13 @@ fn wait_for<T>(
 /// port would fail only for sharing the host with itself. A second run waits
 /// for the first, saying which (a rerun alone waits for nothing: its first
 /// run lets go before it starts).
-pub fn recipe(state_dir: &Path, recipe: &str, run_id: &str, stop: &AtomicBool) -> Result<Slot> {
+pub fn recipe(
+    state_dir: &Path,
+    recipe: &str,
+    run_id: &str,
+    stop: &AtomicBool,
+    on_wait: &dyn Fn(&str),
+) -> Result<Slot> {
     let d = dir(state_dir)?;
     let name = format!("recipe-{recipe}");
     wait_for(
@@ -91,11 +101,18 @@ pub fn recipe(state_dir: &Path, recipe: &str, run_id: &str, stop: &AtomicBool) -
             )
         },
         &format!("run {run_id}: interrupted while waiting for the other run of {recipe}"),
+        on_wait,
     )
 }
 
 /// Take a free slot, waiting (and saying so once) while all are busy.
-pub fn acquire(state_dir: &Path, max: u32, run_id: &str, stop: &AtomicBool) -> Result<Slot> {
+pub fn acquire(
+    state_dir: &Path,
+    max: u32,
+    run_id: &str,
+    stop: &AtomicBool,
+    on_wait: &dyn Fn(&str),
+) -> Result<Slot> {
     let d = dir(state_dir)?;
     let name = |i: u32| format!("run-slot-{i}");
     wait_for(
@@ -121,6 +138,7 @@ pub fn acquire(state_dir: &Path, max: u32, run_id: &str, stop: &AtomicBool) -> R
             )
         },
         &format!("run {run_id}: interrupted while waiting for a run slot"),
+        on_wait,
     )
 }
 
@@ -132,6 +150,7 @@ pub fn acquire_all(
     max: u32,
     run_id: &str,
     stop: &AtomicBool,
+    on_wait: &dyn Fn(&str),
 ) -> Result<Vec<Slot>> {
     let d = dir(state_dir)?;
     let mut held = vec![];
@@ -145,6 +164,7 @@ pub fn acquire_all(
                 )
             },
             &format!("run {run_id}: interrupted while waiting for the run slots"),
+            on_wait,
         )?);
     }
     Ok(held)

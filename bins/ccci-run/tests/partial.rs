@@ -68,9 +68,23 @@ fn a_red_run_kept_for_probing_stays_up_until_torn_down() {
         "demo/custom/always-red",
         "#!/bin/sh\necho 'the login page is blank'\nexit 1\n",
     );
-    let r = w.run("keep", "0.2.0+1.1", &["--tiers", "custom", "--keep-app"]);
+    // Run again alone too, on a host whose budget has room for one demo
+    // app only: the kept app stands beside the rerun, which goes all the
+    // same (it never waits for an app that only a hand can take down).
+    let r = w.run_env(
+        "keep",
+        "0.2.0+1.1",
+        &["--tiers", "custom", "--keep-app", "--rerun-alone", "1"],
+        &[("CCCI_BUDGET_MEMORY_MB", "700")],
+    );
     r.assert_code(1);
+    let rerun_log = std::fs::read_to_string(w.run_dir("keep").join("logs/rerun-1.log")).unwrap();
+    assert!(
+        rerun_log.contains("it does not fit the host's budget even with no other run going"),
+        "{rerun_log}"
+    );
     let res = w.results("keep");
+    assert_eq!(res["reruns"][0]["verdict"], "red", "{res:#}");
     assert_valid(&res);
     assert_eq!(res["verdict"], "red");
     assert_eq!(

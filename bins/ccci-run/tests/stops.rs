@@ -11,6 +11,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn spawn(w: &World, id: &str, r#ref: &str) -> std::process::Child {
+    spawn_env(w, id, r#ref, &[])
+}
+
+fn spawn_env(w: &World, id: &str, r#ref: &str, env: &[(&str, &str)]) -> std::process::Child {
     // `setsid` makes the run a session of its own, so the test can kill every
     // process of it at once, as systemd's KillMode=control-group would.
     let mut cmd = Command::new("setsid");
@@ -27,6 +31,7 @@ fn spawn(w: &World, id: &str, r#ref: &str) -> std::process::Child {
     for (k, v) in w.env() {
         cmd.env(k, v);
     }
+    cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -166,7 +171,17 @@ fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
     let f = std::fs::File::create(locks.join(format!("{lock}.lock"))).unwrap();
     f.lock().unwrap();
     std::fs::write(locks.join(format!("{lock}.run")), "other-run").unwrap();
-    let mut child = spawn(&w, "waits", "0.2.0+1.1");
+    // As a `ccci-run@` unit: the wait must keep systemd's start timeout off.
+    let sock_path = w.scratch.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = spawn_env(
+        &w,
+        "waits",
+        "0.2.0+1.1",
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+    );
     let mut err = child.stderr.take().unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
@@ -178,6 +193,13 @@ fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(seen.contains("other-run"), "{seen}");
+    let mut note = [0u8; 4096];
+    let n = sock.recv(&mut note).unwrap();
+    let note = String::from_utf8_lossy(&note[..n]);
+    assert!(
+        note.starts_with("EXTEND_TIMEOUT_USEC=60000000\nSTATUS=") && note.contains(said),
+        "{note}"
+    );
     // Nothing was created while it waited; a stop while waiting is clean.
     assert!(!w.run_dir("waits").exists());
     nix::sys::signal::kill(

@@ -109,6 +109,16 @@ pub struct Kept {
     pub reason: String,
 }
 
+/// The run of a dependency app made for `run` alone.
+pub fn dependency_id(run: &str, recipe: &str) -> String {
+    format!("{run}-dep-{recipe}")
+}
+
+/// The run of the second app `run` makes beside its first.
+pub fn second_id(run: &str) -> String {
+    format!("{run}-second")
+}
+
 /// Run ids are safe as one path component: letters, digits, `-`, `_`, `.`.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()

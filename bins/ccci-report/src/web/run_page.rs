@@ -522,6 +522,7 @@ mod tests {
             need: vec![Part {
                 what: format!("{EVIL} (dependency)"),
                 recipe: "db".into(),
+                role: ccci_core::budget::Role::Dependency,
                 memory_mb: 600,
                 memory_from: Source::Declared,
                 disk_mb: 20,

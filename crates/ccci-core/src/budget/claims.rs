@@ -1,10 +1,12 @@
 //! The host's budget and the claims on it (docs/budget.md).
 //!
 //! A run claims what it needs (`<state>/budget/claims/<run>.json`) and holds
-//! the claim's lock (`<run>.lock`) while it runs: a run killed outright leaves
-//! a claim nobody holds, which the next look removes. A red run kept up for
-//! probing (`--keep-app`) keeps its claim until its app is torn down. Shared
-//! dependency apps stand between runs and count while they stand.
+//! the claim's lock (`<run>.lock`) while it runs. A claim nobody holds stands
+//! while its run's apps do: a red run kept up for probing (`--keep-app`), or a
+//! run killed outright whose objects wait for the reaper; once they are gone,
+//! the next look removes it. Shared dependency apps stand between runs and
+//! count while they stand. What stands does not end on its own: it never
+//! makes a run wait forever (below), and its disk is on the disk already.
 //!
 //! A run goes when, with it, the claims and standing apps fit:
 //! - memory: within `budget_memory_mb` (default: three quarters of the
@@ -13,10 +15,10 @@
 //!   Docker's data root has free above `min_free_disk_mb` (apps that stand
 //!   are on the disk already, so only runs count there).
 //!
-//! A run that would not fit even alone goes when no other run holds a claim:
+//! A run that would not fit even alone goes when no other run is going:
 //! waiting would never end, and the deploy's own disk check still guards.
 
-use super::{Figures, Need, estimate};
+use super::{Figures, Need, Role, estimate};
 use crate::config::Config;
 use crate::docker::Docker;
 use crate::rundir::RunDir;
@@ -25,6 +27,7 @@ use crate::state::{self, Lock};
 use crate::{exit, ids, log, shared};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,6 +36,17 @@ pub const SCHEMA: u32 = 1;
 
 fn dir(state_dir: &Path) -> PathBuf {
     state_dir.join("budget").join("claims")
+}
+
+/// Held while a claim is weighed and written (outside `claims/`, where any
+/// name is a run's).
+fn take_lock(state_dir: &Path) -> Result<Lock> {
+    std::fs::create_dir_all(dir(state_dir))?;
+    Lock::acquire(
+        &state_dir.join("budget").join("budget.lock"),
+        Duration::from_secs(30),
+        "the host's budget",
+    )
 }
 
 /// What the host may give to runs.
@@ -44,46 +58,93 @@ pub struct Host {
     /// `budget_disk_mb`, when set.
     pub disk_cap_mb: Option<u64>,
     /// MiB free on Docker's data root above `min_free_disk_mb`, when the
-    /// engine is local (a remote one's disk is out of reach).
+    /// engine is local, the check is on and `df` can see the data root.
     pub disk_free_mb: Option<u64>,
+    /// The runs of this ccci instance with services or volumes on the engine
+    /// now, when the engine is local: a claim nobody holds stands while its
+    /// run's apps are up.
+    pub runs_up: Option<BTreeSet<String>>,
 }
 
 impl Host {
     /// The budget of the engine's host, as configured or from the engine.
     pub fn of(cfg: &Config, docker: &Docker) -> Result<Host> {
+        let api = docker.api();
+        // One look at the engine: its memory and its data root.
+        let info = match &api {
+            Some(a) => Some(a.get("/info").map_err(|e| {
+                exit::wrap(e, exit::TEMPFAIL).context("cannot ask Docker about its host")
+            })?),
+            None => None,
+        };
         let (memory_mb, memory_from) = if cfg.budget_memory_mb > 0 {
             (cfg.budget_memory_mb, "budget_memory_mb".to_string())
         } else {
-            let total = engine_memory_mb(docker)?;
+            let bytes = match &info {
+                Some(i) => i["MemTotal"].as_u64(),
+                None => docker
+                    .run(&["info", "--format", "{{.MemTotal}}"])?
+                    .trim()
+                    .parse()
+                    .ok(),
+            };
+            let total = bytes.map(|b| b / (1024 * 1024)).ok_or_else(|| {
+                exit::tempfail("Docker did not say how much memory its host has (MemTotal)")
+            })?;
             (
                 total / 4 * 3,
                 format!("three quarters of the host's {total} MiB; budget_memory_mb sets it"),
             )
         };
-        let disk_free_mb = crate::disk::data_root_free(docker)?
-            .map(|(_, free)| free.saturating_sub(cfg.min_free_disk_mb));
+        // With the minimum off, the operator said the data root is not to be
+        // measured (it may be out of reach of df here).
+        let root = info
+            .as_ref()
+            .and_then(|i| i["DockerRootDir"].as_str().map(str::to_string))
+            .filter(|r| !r.is_empty() && cfg.min_free_disk_mb > 0);
+        let disk_free_mb = root.and_then(|r| match crate::disk::free_mib(&r) {
+            Ok(free) => Some(free.saturating_sub(cfg.min_free_disk_mb)),
+            Err(e) => {
+                log::debug(&format!(
+                    "budget: free disk not known: {}",
+                    exit::one_line(&e)
+                ));
+                None
+            }
+        });
+        let runs_up = match &api {
+            Some(a) => Some(runs_up(a, &cfg.instance_id()?)?),
+            None => None,
+        };
         Ok(Host {
             memory_mb,
             memory_from,
             disk_cap_mb: (cfg.budget_disk_mb > 0).then_some(cfg.budget_disk_mb),
             disk_free_mb,
+            runs_up,
         })
     }
 }
 
-/// The memory of the host Docker runs on, in MiB.
-fn engine_memory_mb(docker: &Docker) -> Result<u64> {
-    let bytes = match docker.api() {
-        Some(api) => api.get("/info")?["MemTotal"].as_u64(),
-        None => docker
-            .run(&["info", "--format", "{{.MemTotal}}"])?
-            .trim()
-            .parse()
-            .ok(),
-    };
-    bytes
-        .map(|b| b / (1024 * 1024))
-        .ok_or_else(|| exit::tempfail("Docker did not say how much memory its host has (MemTotal)"))
+/// The runs with services or volumes of this instance on the engine.
+fn runs_up(api: &crate::docker_api::Api, instance: &str) -> Result<BTreeSet<String>> {
+    let label = format!("{}={instance}", crate::labels::INSTANCE);
+    let filters = serde_json::json!({ "label": [label] }).to_string();
+    let volumes = api.get(&format!(
+        "/volumes?filters={}",
+        crate::docker_api::encode(&filters)
+    ))?;
+    let services = api.services_with_label(&label)?;
+    let labels = services.iter().map(|s| &s["Spec"]["Labels"]).chain(
+        volumes["Volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| &v["Labels"]),
+    );
+    Ok(labels
+        .filter_map(|l| l[crate::labels::RUN].as_str().map(str::to_string))
+        .collect())
 }
 
 /// A claim as written down.
@@ -123,8 +184,15 @@ pub struct Claim {
 
 impl Claim {
     /// The run's apps stay up: so does its claim, until they are torn down.
+    /// Its second app is torn down at once, and a shared app it made stands
+    /// on its own: neither is in the kept claim.
     pub fn keep(&mut self) -> Result<()> {
         self.record.kept = true;
+        self.record
+            .need
+            .parts
+            .retain(|p| matches!(p.role, Role::App | Role::Dependency));
+        self.record.need.makes_shared.clear();
         state::write_json(&self.path, &self.record)
     }
 
@@ -143,22 +211,52 @@ impl Drop for Claim {
     }
 }
 
-/// Is a written claim still held? Its run holds the lock, or its apps are
-/// kept up for probing.
-fn live(state_dir: &Path, d: &Path, r: &Record) -> Result<bool> {
+/// How a written claim stands now.
+enum Standing {
+    /// Its run is going (holds the claim's lock).
+    Going,
+    /// Kept up for probing, until `ccci-deploy teardown`.
+    Kept,
+    /// Its run ended without its teardown; its apps wait for the reaper.
+    Orphaned,
+    Gone,
+}
+
+fn standing(
+    state_dir: &Path,
+    d: &Path,
+    r: &Record,
+    up: Option<&BTreeSet<String>>,
+) -> Result<Standing> {
     if Lock::is_held(&d.join(format!("{}.lock", r.run_id)))? {
-        return Ok(true);
+        return Ok(Standing::Going);
     }
     let run = RunDir {
         id: r.run_id.clone(),
         path: RunDir::runs_root(state_dir).join(&r.run_id),
     };
-    Ok(r.kept && run.kept_path().exists())
+    if r.kept && run.kept_path().exists() {
+        return Ok(Standing::Kept);
+    }
+    // Its own apps: the run itself, its second app, its dependencies.
+    let prefix = format!("{}-", r.run_id);
+    let apps_up = up.is_some_and(|up| up.iter().any(|u| *u == r.run_id || u.starts_with(&prefix)));
+    Ok(if apps_up {
+        Standing::Orphaned
+    } else {
+        Standing::Gone
+    })
 }
 
 /// Everything that holds part of the budget, but `except` (the asking run).
-/// Claims nobody holds any longer are removed: call with the budget lock held.
-pub fn holders(state_dir: &Path, recipes_dir: &Path, except: &str) -> Result<Vec<Holder>> {
+/// Claims that hold nothing any longer are removed: call with the budget
+/// lock held.
+pub fn holders(
+    state_dir: &Path,
+    recipes_dir: &Path,
+    except: &str,
+    host: &Host,
+) -> Result<Vec<Holder>> {
     let d = dir(state_dir);
     let mut out = vec![];
     let mut makes_shared = vec![];
@@ -175,33 +273,48 @@ pub fn holders(state_dir: &Path, recipes_dir: &Path, except: &str) -> Result<Vec
             if id == except {
                 continue;
             }
-            let held = Lock::is_held(&d.join(format!("{id}.lock")))?;
-            match state::read_json::<Record>(&p) {
-                Ok(r) if live(state_dir, &d, &r)? => {
-                    makes_shared.extend(r.need.makes_shared.iter().cloned());
+            let record = state::read_json::<Record>(&p);
+            let how = match &record {
+                Ok(r) => standing(state_dir, &d, r, host.runs_up.as_ref())?,
+                // A run that holds a claim it cannot say is counted at the
+                // default rather than taken for nothing.
+                Err(_) if Lock::is_held(&d.join(format!("{id}.lock")))? => {
                     out.push(Holder {
-                        what: format!(
-                            "run {} ({}){}",
-                            r.run_id,
-                            r.recipe,
-                            if held { "" } else { ", kept up for probing" }
-                        ),
-                        figures: r.need.total(),
+                        what: format!("run {id} (unreadable claim)"),
+                        figures: super::DEFAULT,
                         standing: false,
                     });
+                    continue;
                 }
-                // A run that holds a claim it cannot say: counted at the
-                // default rather than taken for nothing.
-                Err(_) if held => out.push(Holder {
-                    what: format!("run {id} (unreadable claim)"),
-                    figures: super::DEFAULT,
-                    standing: false,
-                }),
-                _ => {
+                Err(_) => Standing::Gone,
+            };
+            let r = match (&how, record) {
+                (Standing::Gone, _) | (_, Err(_)) => {
                     let _ = std::fs::remove_file(&p);
                     let _ = std::fs::remove_file(d.join(format!("{id}.lock")));
+                    continue;
                 }
+                (_, Ok(r)) => r,
+            };
+            let what = match how {
+                Standing::Going => format!("run {} ({})", r.run_id, r.recipe),
+                Standing::Kept => format!(
+                    "run {0} ({1}), kept up for probing until `ccci-deploy teardown {0}`",
+                    r.run_id, r.recipe
+                ),
+                _ => format!(
+                    "run {0} ({1}), stopped before its teardown: its apps are up until the reaper or `ccci-deploy teardown {0}` removes them",
+                    r.run_id, r.recipe
+                ),
+            };
+            if matches!(how, Standing::Going) {
+                makes_shared.extend(r.need.makes_shared.iter().cloned());
             }
+            out.push(Holder {
+                what,
+                figures: r.need.total(),
+                standing: !matches!(how, Standing::Going),
+            });
         }
     }
     for recipe in shared::app_runs(state_dir)?.into_values() {
@@ -211,7 +324,7 @@ pub fn holders(state_dir: &Path, recipes_dir: &Path, except: &str) -> Result<Vec
         let declared = Settings::load(recipes_dir, &recipe)
             .ok()
             .and_then(|s| s.budget);
-        let p = estimate(state_dir, &recipe, declared.as_ref(), recipe.clone())?;
+        let p = estimate(state_dir, &recipe, declared.as_ref(), Role::App)?;
         out.push(Holder {
             what: format!("shared dependency app {recipe}"),
             figures: p.figures(),
@@ -223,15 +336,9 @@ pub fn holders(state_dir: &Path, recipes_dir: &Path, except: &str) -> Result<Vec
 }
 
 /// Everything that holds part of the budget now, for an operator's look.
-pub fn look(state_dir: &Path, recipes_dir: &Path) -> Result<Vec<Holder>> {
-    let d = dir(state_dir);
-    std::fs::create_dir_all(&d)?;
-    let _l = Lock::acquire(
-        &d.join("budget.lock"),
-        Duration::from_secs(30),
-        "the host's budget",
-    )?;
-    holders(state_dir, recipes_dir, "")
+pub fn look(state_dir: &Path, recipes_dir: &Path, host: &Host) -> Result<Vec<Holder>> {
+    let _l = take_lock(state_dir)?;
+    holders(state_dir, recipes_dir, "", host)
 }
 
 /// Whether a run that needs `need` may go now.
@@ -269,7 +376,7 @@ pub fn decide(host: &Host, need: &Need, holders: &[Holder]) -> Decision {
     let parts = |text: fn(&super::Part) -> String| {
         need.parts.iter().map(text).collect::<Vec<_>>().join(" + ")
     };
-    if all.memory_mb + want.memory_mb > host.memory_mb {
+    if all.memory_mb.saturating_add(want.memory_mb) > host.memory_mb {
         short.push(format!(
             "memory: it needs {} MiB ({}) and {} MiB of the {} MiB budget ({}) are left, {}",
             want.memory_mb,
@@ -281,7 +388,7 @@ pub fn decide(host: &Host, need: &Need, holders: &[Holder]) -> Decision {
         ));
     }
     if let Some(cap) = host.disk_cap_mb
-        && all.disk_mb + want.disk_mb > cap
+        && all.disk_mb.saturating_add(want.disk_mb) > cap
     {
         short.push(format!(
             "disk: it needs {} MiB ({}) and {} MiB of the {cap} MiB budget (budget_disk_mb) are left, {}",
@@ -292,7 +399,7 @@ pub fn decide(host: &Host, need: &Need, holders: &[Holder]) -> Decision {
         ));
     }
     if let Some(free) = host.disk_free_mb
-        && runs.disk_mb + want.disk_mb > free
+        && runs.disk_mb.saturating_add(want.disk_mb) > free
     {
         short.push(format!(
             "disk: it needs {} MiB ({}) and Docker's data root has {free} MiB free above \
@@ -307,7 +414,7 @@ pub fn decide(host: &Host, need: &Need, holders: &[Holder]) -> Decision {
         Decision::Go
     } else if holders.iter().all(|h| h.standing) {
         Decision::GoAlone(format!(
-            "it does not fit the host's budget even with no other run ({}): it goes alone",
+            "it does not fit the host's budget even with no other run going ({}): it goes alone",
             short.join("; ")
         ))
     } else {
@@ -315,69 +422,71 @@ pub fn decide(host: &Host, need: &Need, holders: &[Holder]) -> Decision {
     }
 }
 
-/// Claim `need` for `run_id`, waiting while the budget is spent and saying
-/// for what (again whenever that changes). `host` is asked on every look:
-/// free disk moves as other runs go.
+/// Claim what `need` says for `run_id`, waiting while the budget is spent
+/// and saying for what (again whenever that changes). `host` and `need` are
+/// asked on every look: free disk moves as other runs go, and a shared app
+/// another run made meanwhile is no longer this run's to count. `on_wait`
+/// hears why on every look while it waits (systemd's status).
+#[allow(clippy::too_many_arguments)]
 pub fn acquire(
     state_dir: &Path,
     recipes_dir: &Path,
     mut host: impl FnMut() -> Result<Host>,
+    mut need: impl FnMut() -> Result<Need>,
     run_id: &str,
     recipe: &str,
-    need: Need,
     stop: &AtomicBool,
+    on_wait: &dyn Fn(&str),
 ) -> Result<Claim> {
     let d = dir(state_dir);
-    std::fs::create_dir_all(&d)?;
     let started = Instant::now();
     let mut said = String::new();
     loop {
+        let (host, need) = (host()?, need()?);
         {
-            let _l = Lock::acquire(
-                &d.join("budget.lock"),
-                Duration::from_secs(30),
-                "the host's budget",
-            )?;
-            let holders = holders(state_dir, recipes_dir, run_id)?;
-            let decision = decide(&host()?, &need, &holders);
-            if let Decision::GoAlone(why) = &decision {
-                log::warn(&format!("run {run_id}: {why}"));
-            }
-            if let Decision::Go | Decision::GoAlone(_) = decision {
-                let lock =
-                    Lock::try_acquire(&d.join(format!("{run_id}.lock")))?.ok_or_else(|| {
-                        exit::usage(format!("run {run_id} already holds a claim on the budget"))
-                    })?;
-                let record = Record {
-                    schema: SCHEMA,
-                    run_id: run_id.to_string(),
-                    recipe: recipe.to_string(),
-                    need,
-                    since: ids::now_rfc3339(),
-                    kept: false,
-                };
-                let path = d.join(format!("{run_id}.json"));
-                state::write_json(&path, &record)?;
-                if !said.is_empty() {
-                    log::info(&format!(
-                        "run {run_id}: the budget has room now (waited {}s)",
-                        started.elapsed().as_secs()
-                    ));
+            let _l = take_lock(state_dir)?;
+            let holders = holders(state_dir, recipes_dir, run_id, &host)?;
+            match decide(&host, &need, &holders) {
+                Decision::Wait(why) => {
+                    if why != said {
+                        log::info(&format!(
+                            "run {run_id}: waiting for the host's budget: {why}; it goes when runs holding it end"
+                        ));
+                        said = why;
+                    }
+                    on_wait(&format!("waiting for the host's budget: {said}"));
                 }
-                return Ok(Claim {
-                    _lock: lock,
-                    path,
-                    record,
-                    waited: started.elapsed(),
-                });
-            }
-            if let Decision::Wait(why) = decision
-                && why != said
-            {
-                log::info(&format!(
-                    "run {run_id}: waiting for the host's budget: {why}; it goes when they end"
-                ));
-                said = why;
+                decision => {
+                    if let Decision::GoAlone(why) = &decision {
+                        log::warn(&format!("run {run_id}: {why}"));
+                    }
+                    let lock =
+                        Lock::try_acquire(&d.join(format!("{run_id}.lock")))?.ok_or_else(|| {
+                            exit::usage(format!("run {run_id} already holds a claim on the budget"))
+                        })?;
+                    let record = Record {
+                        schema: SCHEMA,
+                        run_id: run_id.to_string(),
+                        recipe: recipe.to_string(),
+                        need,
+                        since: ids::now_rfc3339(),
+                        kept: false,
+                    };
+                    let path = d.join(format!("{run_id}.json"));
+                    state::write_json(&path, &record)?;
+                    if !said.is_empty() {
+                        log::info(&format!(
+                            "run {run_id}: the budget has room now (waited {}s)",
+                            started.elapsed().as_secs()
+                        ));
+                    }
+                    return Ok(Claim {
+                        _lock: lock,
+                        path,
+                        record,
+                        waited: started.elapsed(),
+                    });
+                }
             }
         }
         if stop.load(Ordering::SeqCst) {
@@ -385,7 +494,7 @@ pub fn acquire(
                 "run {run_id}: interrupted while waiting for the host's budget"
             )));
         }
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
@@ -400,19 +509,25 @@ mod tests {
             memory_from: "budget_memory_mb".into(),
             disk_cap_mb,
             disk_free_mb,
+            runs_up: Some(BTreeSet::new()),
+        }
+    }
+
+    fn part(role: Role, memory_mb: u64, disk_mb: u64) -> Part {
+        Part {
+            what: "web".into(),
+            recipe: "web".into(),
+            role,
+            memory_mb,
+            memory_from: Source::Declared,
+            disk_mb,
+            disk_from: Source::Learnt,
         }
     }
 
     fn need(memory_mb: u64, disk_mb: u64) -> Need {
         Need {
-            parts: vec![Part {
-                what: "web".into(),
-                recipe: "web".into(),
-                memory_mb,
-                memory_from: Source::Declared,
-                disk_mb,
-                disk_from: Source::Learnt,
-            }],
+            parts: vec![part(Role::App, memory_mb, disk_mb)],
             makes_shared: vec![],
         }
     }
@@ -423,6 +538,19 @@ mod tests {
             figures: Figures { memory_mb, disk_mb },
             standing,
         }
+    }
+
+    fn take(sd: &Path, h: Host, id: &str, n: Need, stop: &AtomicBool) -> Result<Claim> {
+        acquire(
+            sd,
+            &sd.join("recipes"),
+            || Ok(h.clone()),
+            || Ok(n.clone()),
+            id,
+            "web",
+            stop,
+            &|_| {},
+        )
     }
 
     #[test]
@@ -439,15 +567,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(decide(&h, &need(400, 10), &busy), Decision::Go);
-        // Too big even alone: it goes, next to a shared app only.
-        let shared = [holder("shared dependency app sso", 300, 10, true)];
+        // Too big even alone: it goes, next to what stands only (a shared
+        // app, a kept run): they never end on their own.
+        let standing = [
+            holder("shared dependency app sso", 300, 10, true),
+            holder("run k (web), kept up for probing", 500, 10, true),
+        ];
         assert!(matches!(
-            decide(&h, &need(2000, 10), &shared),
-            Decision::GoAlone(w) if w.contains("even with no other run")
+            decide(&h, &need(2000, 10), &standing),
+            Decision::GoAlone(w) if w.contains("even with no other run going")
         ));
         assert!(matches!(
-            decide(&h, &need(800, 10), &shared),
+            decide(&h, &need(800, 10), &standing),
             Decision::GoAlone(_)
+        ));
+        // Figures at the edge of u64 never wrap into a fit.
+        let huge = [holder("run r1 (pg)", u64::MAX, u64::MAX, false)];
+        assert!(matches!(
+            decide(
+                &host(1000, Some(10), Some(10)),
+                &need(u64::MAX, u64::MAX),
+                &huge
+            ),
+            Decision::Wait(_)
         ));
     }
 
@@ -465,7 +607,7 @@ mod tests {
             decide(&h, &need(1, 201), &[standing.clone(), run.clone()]),
             Decision::Wait(w) if w.starts_with("disk: it needs 201 MiB") && w.contains("budget_disk_mb")
         ));
-        // Free space: standing apps are on the disk already.
+        // Free space: what stands is on the disk already.
         let h = host(1000, None, Some(800));
         assert_eq!(
             decide(&h, &need(1, 500), &[standing.clone(), run.clone()]),
@@ -478,31 +620,45 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_held_released_kept_and_stale_ones_removed() {
+    fn claims_are_held_released_kept_orphaned_and_removed_when_nothing_is_up() {
         let sd = super::super::tests::scratch("claims");
         let rd = sd.join("recipes");
         let stop = AtomicBool::new(false);
-        let h = || Ok(host(1000, None, None));
-        let a = acquire(&sd, &rd, h, "r1", "web", need(600, 10), &stop).unwrap();
-        let held = holders(&sd, &rd, "r2").unwrap();
-        assert_eq!(held, [holder("run r1 (web)", 600, 10, false)]);
-        assert_eq!(holders(&sd, &rd, "r1").unwrap(), []);
+        let h = host(1000, None, None);
+        let a = take(&sd, h.clone(), "r1", need(600, 10), &stop).unwrap();
+        assert_eq!(
+            holders(&sd, &rd, "r2", &h).unwrap(),
+            [holder("run r1 (web)", 600, 10, false)]
+        );
+        assert_eq!(holders(&sd, &rd, "r1", &h).unwrap(), []);
         // A second run that does not fit waits; stopped, it says so (75).
         stop.store(true, Ordering::SeqCst);
-        let e = acquire(&sd, &rd, h, "r2", "pg", need(600, 10), &stop)
-            .err()
-            .unwrap();
+        let heard = std::cell::RefCell::new(vec![]);
+        let e = acquire(
+            &sd,
+            &rd,
+            || Ok(h.clone()),
+            || Ok(need(600, 10)),
+            "r2",
+            "pg",
+            &stop,
+            &|why| heard.borrow_mut().push(why.to_string()),
+        )
+        .err()
+        .unwrap();
         assert_eq!(exit::code_of(&e), exit::TEMPFAIL);
         assert!(
             format!("{e:#}").contains("waiting for the host's budget"),
             "{e:#}"
         );
+        assert!(heard.borrow()[0].starts_with("waiting for the host's budget: memory"));
         stop.store(false, Ordering::SeqCst);
         drop(a);
-        assert_eq!(holders(&sd, &rd, "r2").unwrap(), []);
-        // A claim whose run is gone (killed: the file stays, nobody holds
-        // the lock) is removed at the next look.
+        assert_eq!(holders(&sd, &rd, "r2", &h).unwrap(), []);
         let d = dir(&sd);
+        assert!(!d.join("r1.json").exists() && !d.join("r1.lock").exists());
+        // A run killed outright: the file stays, nobody holds the lock. While
+        // its apps are up it stands; once the reaper took them it is removed.
         let rec = Record {
             schema: SCHEMA,
             run_id: "dead".into(),
@@ -512,27 +668,47 @@ mod tests {
             kept: false,
         };
         state::write_json(&d.join("dead.json"), &rec).unwrap();
-        assert_eq!(holders(&sd, &rd, "r2").unwrap(), []);
+        let mut up = h.clone();
+        up.runs_up = Some(["dead-dep-db".to_string()].into());
+        let held = holders(&sd, &rd, "r2", &up).unwrap();
+        assert_eq!(held.len(), 1);
+        assert!(
+            held[0].standing && held[0].what.contains("stopped before its teardown"),
+            "{held:?}"
+        );
+        assert!(d.join("dead.json").exists());
+        // A run named like it but not it (`dead2`) keeps nothing up for it.
+        up.runs_up = Some(["dead2".to_string()].into());
+        assert_eq!(holders(&sd, &rd, "r2", &up).unwrap(), []);
         assert!(!d.join("dead.json").exists());
-        // Kept up for probing: it stands while its run says it is kept.
-        let mut k = acquire(&sd, &rd, h, "kept", "web", need(700, 10), &stop).unwrap();
+        // Kept up for probing: it stands while its run says it is kept,
+        // without the second app torn down at once.
+        let mut n = need(700, 10);
+        n.parts.push(part(Role::Second, 700, 10));
+        let mut k = take(&sd, h.clone(), "kept", n, &stop).unwrap();
         k.keep().unwrap();
         drop(k);
         let run = RunDir::runs_root(&sd).join("kept");
         std::fs::create_dir_all(&run).unwrap();
         std::fs::write(run.join("kept.json"), "{}").unwrap();
         assert_eq!(
-            holders(&sd, &rd, "r2").unwrap(),
+            holders(&sd, &rd, "r2", &h).unwrap(),
             [holder(
-                "run kept (web), kept up for probing",
+                "run kept (web), kept up for probing until `ccci-deploy teardown kept`",
                 700,
                 10,
-                false
+                true
             )]
         );
+        // It stands, so it makes no run wait forever: a run too big beside
+        // it goes alone.
+        let big = take(&sd, h.clone(), "big", need(900, 10), &stop).unwrap();
+        drop(big);
         std::fs::remove_file(run.join("kept.json")).unwrap();
-        assert_eq!(holders(&sd, &rd, "r2").unwrap(), []);
+        assert_eq!(holders(&sd, &rd, "r2", &h).unwrap(), []);
         assert!(!d.join("kept.json").exists());
+        // A run may be called anything, `budget` too.
+        drop(take(&sd, h.clone(), "budget", need(1, 1), &stop).unwrap());
     }
 
     #[test]
@@ -553,8 +729,9 @@ mod tests {
             },
         )
         .unwrap();
+        let h = host(10_000, None, None);
         assert_eq!(
-            holders(&sd, &rd, "r1").unwrap(),
+            holders(&sd, &rd, "r1", &h).unwrap(),
             [holder(
                 "shared dependency app sso",
                 DEFAULT.memory_mb,
@@ -565,17 +742,8 @@ mod tests {
         let stop = AtomicBool::new(false);
         let mut n = need(100, 10);
         n.makes_shared = vec!["sso".into()];
-        let _c = acquire(
-            &sd,
-            &rd,
-            || Ok(host(10_000, None, None)),
-            "r1",
-            "web",
-            n,
-            &stop,
-        )
-        .unwrap();
-        let held = holders(&sd, &rd, "r2").unwrap();
+        let _c = take(&sd, h.clone(), "r1", n, &stop).unwrap();
+        let held = holders(&sd, &rd, "r2", &h).unwrap();
         assert_eq!(held.len(), 1, "{held:?}");
         assert_eq!(held[0].what, "run r1 (web)");
     }

@@ -64,8 +64,25 @@ impl Declared {
         if self.memory_mb == Some(0) || self.disk_mb == Some(0) {
             anyhow::bail!("budget figures must be at least 1 MiB (leave one out to learn it)");
         }
+        let max = crate::config::MAX_MIB;
+        if self.memory_mb.max(self.disk_mb).is_some_and(|v| v > max) {
+            anyhow::bail!("budget figures are in MiB: more than {max} (1 PiB) is a unit mix-up");
+        }
         Ok(())
     }
+}
+
+/// What an app is to the run that makes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    App,
+    /// The second app of the recipe beside the first (`two_instances`).
+    Second,
+    Dependency,
+    /// A shared dependency app the run will be the one to make.
+    Shared,
 }
 
 /// Where a figure comes from.
@@ -73,6 +90,7 @@ impl Declared {
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Declared,
+    #[serde(alias = "learned")]
     Learnt,
     Default,
 }
@@ -94,6 +112,8 @@ pub struct Part {
     /// dependency, made by this run)`.
     pub what: String,
     pub recipe: String,
+    #[serde(default)]
+    pub role: Role,
     pub memory_mb: u64,
     pub memory_from: Source,
     pub disk_mb: u64,
@@ -127,8 +147,14 @@ pub fn estimate(
     state_dir: &Path,
     recipe: &str,
     declared: Option<&Declared>,
-    what: String,
+    role: Role,
 ) -> Result<Part> {
+    let what = match role {
+        Role::App => recipe.to_string(),
+        Role::Second => format!("{recipe} (second app)"),
+        Role::Dependency => format!("{recipe} (dependency)"),
+        Role::Shared => format!("{recipe} (shared dependency, made by this run)"),
+    };
     let learnt = learned::figures(state_dir, recipe)?;
     let pick = |declared: Option<u64>, learnt: Option<u64>, default: u64| match (declared, learnt) {
         (Some(d), _) => (d, Source::Declared),
@@ -148,6 +174,7 @@ pub fn estimate(
     Ok(Part {
         what,
         recipe: recipe.to_string(),
+        role,
         memory_mb,
         memory_from,
         disk_mb,
@@ -184,16 +211,12 @@ pub fn need(
 ) -> Result<Need> {
     let own = settings.and_then(|s| s.budget.as_ref());
     let mut n = Need {
-        parts: vec![estimate(state_dir, recipe, own, recipe.to_string())?],
+        parts: vec![estimate(state_dir, recipe, own, Role::App)?],
         ..Need::default()
     };
     if second {
-        n.parts.push(estimate(
-            state_dir,
-            recipe,
-            own,
-            format!("{recipe} (second app)"),
-        )?);
+        n.parts
+            .push(estimate(state_dir, recipe, own, Role::Second)?);
     }
     for d in settings.map(|s| s.dependencies.as_slice()).unwrap_or(&[]) {
         let declared = Settings::load(recipes_dir, &d.recipe)
@@ -209,14 +232,14 @@ pub fn need(
                 state_dir,
                 &d.recipe,
                 declared.as_ref(),
-                format!("{} (shared dependency, made by this run)", d.recipe),
+                Role::Shared,
             )?);
         } else {
             n.parts.push(estimate(
                 state_dir,
                 &d.recipe,
                 declared.as_ref(),
-                format!("{} (dependency)", d.recipe),
+                Role::Dependency,
             )?);
         }
     }
@@ -246,7 +269,7 @@ mod tests {
             memory_mb: Some(300),
             disk_mb: None,
         };
-        let p = estimate(&sd, "web", Some(&d), "web".into()).unwrap();
+        let p = estimate(&sd, "web", Some(&d), Role::App).unwrap();
         assert_eq!((p.memory_mb, p.memory_from), (300, Source::Declared));
         assert_eq!((p.disk_mb, p.disk_from), (DEFAULT.disk_mb, Source::Default));
         learned::record(
@@ -260,7 +283,7 @@ mod tests {
             },
         )
         .unwrap();
-        let p = estimate(&sd, "web", Some(&d), "web".into()).unwrap();
+        let p = estimate(&sd, "web", Some(&d), Role::App).unwrap();
         assert_eq!((p.memory_mb, p.memory_from), (300, Source::Declared));
         assert_eq!((p.disk_mb, p.disk_from), (60, Source::Learnt));
         assert_eq!(p.memory_text(), "web 300 MiB (declared)");
@@ -335,5 +358,15 @@ mod tests {
         };
         assert!(d.validate().is_err());
         assert!(Declared::default().validate().is_ok());
+        let huge = Declared {
+            memory_mb: Some(u64::MAX),
+            disk_mb: None,
+        };
+        assert!(
+            huge.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("unit mix-up")
+        );
     }
 }
