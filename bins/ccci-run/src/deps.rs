@@ -171,10 +171,7 @@ impl Runner {
             stop: &self.stop,
         };
         let r = tier::step(&env, "install", step)?;
-        self.child_time += Duration::from_secs_f64(r.duration_s);
-        if r.outcome == Outcome::Interrupted {
-            self.abort = Some(Abort::Interrupted);
-        }
+        self.ran(&r);
         Ok(r)
     }
 
@@ -320,13 +317,10 @@ impl Runner {
         };
         let env = self.env();
         let r = tier::step(&env, "install", &step)?;
-        self.child_time += Duration::from_secs_f64(r.duration_s);
+        self.ran(&r);
         if let Some(dep) = self.deps.iter_mut().rev().find(|x| x.recipe == d.recipe) {
             // Even a failed setup may have made something: clean up after it.
             dep.cleanup = d.cleanup.as_ref().map(|c| own_dir.join(c));
-        }
-        if r.outcome == Outcome::Interrupted {
-            self.abort = Some(Abort::Interrupted);
         }
         Ok((r.outcome != Outcome::Pass)
             .then(|| format!("setup hook {} {}: {}", r.id, r.outcome, r.summary)))

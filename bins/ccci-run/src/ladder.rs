@@ -366,11 +366,8 @@ impl Runner {
             let tp = self.tier_plan("upgrade");
             for h in &tp.hooks {
                 let r = tier::step(&self.env(), "upgrade", h)?;
-                self.child_time += Duration::from_secs_f64(r.duration_s);
+                self.ran(&r);
                 if r.outcome != Outcome::Pass {
-                    if r.outcome == Outcome::Interrupted {
-                        self.abort = Some(Abort::Interrupted);
-                    }
                     hook = Some(r);
                     break;
                 }
@@ -485,11 +482,8 @@ impl Runner {
         let steps = self.plan.pre_deploy.clone();
         for h in &steps {
             let r = tier::step(&self.env(), "install", h)?;
-            self.child_time += Duration::from_secs_f64(r.duration_s);
+            self.ran(&r);
             if r.outcome != Outcome::Pass {
-                if r.outcome == Outcome::Interrupted {
-                    self.abort = Some(Abort::Interrupted);
-                }
                 return Ok(Some(r));
             }
         }

@@ -90,6 +90,15 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
+    /// A step (hook or test) ran: its time was a child's, and one that was
+    /// interrupted stops the run.
+    pub(crate) fn ran(&mut self, r: &ccci_core::results::TestResult) {
+        self.child_time += Duration::from_secs_f64(r.duration_s);
+        if r.outcome == ccci_core::results::Outcome::Interrupted {
+            self.abort = Some(Abort::Interrupted);
+        }
+    }
+
     /// Call a sibling tool (`ccci_core::tool`: `--json`, `--state-dir`, one
     /// exit-code table). Its yes or no comes back with its one-line summary;
     /// bad input counts as a no (what the recipe under test gave it). Trouble,
