@@ -251,6 +251,25 @@ impl Sweeper<'_> {
         let started = Instant::now();
         let mut row = self.decide_run_promote(name, s)?;
         row.seconds = started.elapsed().as_secs();
+        // A lane that waited for the host's budget says so: its seconds are
+        // not all the recipe's.
+        if !row.run_id.is_empty() {
+            let run = RunDir::runs_root(self.state_dir).join(&row.run_id);
+            let waited = state::read_json_opt::<Results>(&run.join(ccci_core::results::FILE))
+                .ok()
+                .flatten()
+                .and_then(|r| r.budget)
+                .map(|b| b.waited_s)
+                .unwrap_or(0.0);
+            if waited >= 1.0 {
+                row.note = format!(
+                    "{}{}waited {:.0} s for the host's budget",
+                    row.note,
+                    if row.note.is_empty() { "" } else { "; " },
+                    waited
+                );
+            }
+        }
         Ok(row)
     }
 

@@ -152,6 +152,14 @@ fn a_spent_budget_makes_a_lane_wait_and_say_for_what() {
         waited["budget"]["waited_s"].as_f64().unwrap() > 1.0,
         "{waited:#}"
     );
+    // Its row says so, as its seconds are not all the recipe's.
+    assert!(
+        second["note"]
+            .as_str()
+            .unwrap()
+            .contains("s for the host's budget"),
+        "{second:#}"
+    );
     let log = std::fs::read_to_string(
         s.join("state/sweeps")
             .join(v["started"].as_str().unwrap())
