@@ -26,8 +26,10 @@ relative paths and bad domains are exit 2 with one line naming the key. `show` p
 configuration in effect ($CCCI_CONFIG or /etc/ccci/config.json, then the environment). \
 `preflight` checks that Docker answers, the engine is an active swarm manager, live-restore is \
 off, and the probe image is on the host; each problem is one line saying what to run. \
+`budget` prints the host's budget for runs side by side (budget_memory_mb, budget_disk_mb) and \
+what holds it now: runs going, runs kept up or stopped before their teardown, shared apps. \
 Exit codes: 0 fine, 2 a bad config or a host that cannot run ccci, 75 Docker does not answer.",
-    after_help = "Examples:\n  ccci-config check /etc/ccci/config.json\n  ccci-config show --json\n  ccci-config preflight"
+    after_help = "Examples:\n  ccci-config check /etc/ccci/config.json\n  ccci-config show --json\n  ccci-config preflight\n  ccci-config budget"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -122,7 +124,9 @@ fn budget(ctx: &ccci_core::cli::Ctx, json: bool) -> Result<i32> {
             Some(free) => format!(
                 "; {runs} MiB claimed by runs going, {free} MiB free above min_free_disk_mb"
             ),
-            None => "; the engine is not local: its free disk is not known".into(),
+            None => "; free disk not weighed (min_free_disk_mb is 0, the engine is not local, \
+                     or df cannot see its data root)"
+                .into(),
         }
     );
     if json {
@@ -141,11 +145,11 @@ fn budget(ctx: &ccci_core::cli::Ctx, json: bool) -> Result<i32> {
         );
     } else {
         println!("{summary}");
-        println!("{:<50} {:>10} {:>10}", "HOLDER", "MEMORY MiB", "DISK MiB");
+        println!("{:>10} {:>10}  HOLDER", "MEMORY MiB", "DISK MiB");
         for h in &holders {
             println!(
-                "{:<50} {:>10} {:>10}",
-                h.what, h.figures.memory_mb, h.figures.disk_mb
+                "{:>10} {:>10}  {}",
+                h.figures.memory_mb, h.figures.disk_mb, h.what
             );
         }
     }

@@ -163,5 +163,6 @@ fn budget_says_what_the_host_gives_and_what_holds_it() {
         "{}",
         r.stdout
     );
-    assert!(!state.join("budget/claims/r7.json").exists());
+    // An operator's look changes nothing: the next run's look tidies it.
+    assert!(state.join("budget/claims/r7.json").exists());
 }

@@ -85,6 +85,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     let mut claim = claim_budget(
         &ctx, &state_dir, &recipes, &cli, &selection, &run_id, &stop, &on_wait,
     )?;
+    if told.get().is_some() {
+        // Past the unit's start timeout, systemd holds a run to the last
+        // extension: the plan (a clone) gets its own 15 minutes, as a run
+        // that never waited has.
+        notify.send("EXTEND_TIMEOUT_USEC=900000000\nSTATUS=planning");
+    }
     let run = RunDir::create(&state_dir, &run_id)?;
     let _lock = run.lock()?;
     if let Some(parent) = &cli.rerun_of {

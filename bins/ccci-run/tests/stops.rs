@@ -193,9 +193,9 @@ fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(seen.contains("other-run"), "{seen}");
-    let mut note = [0u8; 4096];
-    let n = sock.recv(&mut note).unwrap();
-    let note = String::from_utf8_lossy(&note[..n]);
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    let note = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(
         note.starts_with("EXTEND_TIMEOUT_USEC=60000000\nSTATUS=") && note.contains(said),
         "{note}"
@@ -210,6 +210,52 @@ fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(75));
     drop(f);
+}
+
+#[test]
+fn after_a_long_wait_the_plan_gets_the_units_whole_start_allowance() {
+    // Past the unit's start timeout systemd holds a run to its last
+    // extension (60 s while waiting): once the wait ends, the plan is given
+    // 15 minutes, as a run that never waited has.
+    let w = World::new("run-wait-then-plan");
+    let locks = PathBuf::from(&w.state).join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let f = std::fs::File::create(locks.join("recipe-demo.lock")).unwrap();
+    f.lock().unwrap();
+    let sock_path = w.scratch.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = spawn_env(
+        &w,
+        "plans",
+        "0.2.0+1.1",
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+    );
+    let mut buf = [0u8; 4096];
+    let mut heard = vec![];
+    let n = sock.recv(&mut buf).unwrap();
+    heard.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    assert!(
+        heard[0].starts_with("EXTEND_TIMEOUT_USEC=60000000\n"),
+        "{heard:?}"
+    );
+    drop(f);
+    while !heard.last().unwrap().starts_with("READY=1") {
+        let n = sock.recv(&mut buf).unwrap();
+        heard.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    let planning = heard
+        .iter()
+        .position(|m| m == "EXTEND_TIMEOUT_USEC=900000000\nSTATUS=planning")
+        .unwrap_or_else(|| panic!("{heard:?}"));
+    assert_eq!(planning, heard.len() - 2, "{heard:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(75));
 }
 
 #[test]

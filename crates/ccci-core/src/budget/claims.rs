@@ -126,24 +126,19 @@ impl Host {
     }
 }
 
-/// The runs with services or volumes of this instance on the engine.
+/// The runs with services of this instance on the engine. Volumes are left
+/// out: a run's volumes kept on purpose (`--keep-volumes`) hold no memory,
+/// and what they hold of the disk is in its free space.
 fn runs_up(api: &crate::docker_api::Api, instance: &str) -> Result<BTreeSet<String>> {
     let label = format!("{}={instance}", crate::labels::INSTANCE);
-    let filters = serde_json::json!({ "label": [label] }).to_string();
-    let volumes = api.get(&format!(
-        "/volumes?filters={}",
-        crate::docker_api::encode(&filters)
-    ))?;
-    let services = api.services_with_label(&label)?;
-    let labels = services.iter().map(|s| &s["Spec"]["Labels"]).chain(
-        volumes["Volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| &v["Labels"]),
-    );
-    Ok(labels
-        .filter_map(|l| l[crate::labels::RUN].as_str().map(str::to_string))
+    Ok(api
+        .services_with_label(&label)?
+        .iter()
+        .filter_map(|s| {
+            s["Spec"]["Labels"][crate::labels::RUN]
+                .as_str()
+                .map(str::to_string)
+        })
         .collect())
 }
 
@@ -219,6 +214,9 @@ enum Standing {
     Kept,
     /// Its run ended without its teardown; its apps wait for the reaper.
     Orphaned,
+    /// Its run ended without its teardown, and whether its apps are up
+    /// cannot be seen (the engine is not local): kept, never taken for gone.
+    Unknown,
     Gone,
 }
 
@@ -238,10 +236,20 @@ fn standing(
     if r.kept && run.kept_path().exists() {
         return Ok(Standing::Kept);
     }
-    // Its own apps: the run itself, its second app, its dependencies.
-    let prefix = format!("{}-", r.run_id);
-    let apps_up = up.is_some_and(|up| up.iter().any(|u| *u == r.run_id || u.starts_with(&prefix)));
-    Ok(if apps_up {
+    let Some(up) = up else {
+        return Ok(Standing::Unknown);
+    };
+    // Its own apps, by their full run ids: the run itself, its second app,
+    // its dependencies (another run's id may start with this one's).
+    let mut apps = vec![r.run_id.clone(), crate::rundir::second_id(&r.run_id)];
+    apps.extend(
+        r.need
+            .parts
+            .iter()
+            .filter(|p| p.role == Role::Dependency)
+            .map(|p| crate::rundir::dependency_id(&r.run_id, &p.recipe)),
+    );
+    Ok(if apps.iter().any(|a| up.contains(a)) {
         Standing::Orphaned
     } else {
         Standing::Gone
@@ -249,13 +257,14 @@ fn standing(
 }
 
 /// Everything that holds part of the budget, but `except` (the asking run).
-/// Claims that hold nothing any longer are removed: call with the budget
-/// lock held.
+/// With `tidy`, claims that hold nothing any longer are removed: call with
+/// the budget lock held.
 pub fn holders(
     state_dir: &Path,
     recipes_dir: &Path,
     except: &str,
     host: &Host,
+    tidy: bool,
 ) -> Result<Vec<Holder>> {
     let d = dir(state_dir);
     let mut out = vec![];
@@ -273,7 +282,14 @@ pub fn holders(
             if id == except {
                 continue;
             }
-            let record = state::read_json::<Record>(&p);
+            // A claim names its own run: anything else is not one of ours.
+            let record = state::read_json::<Record>(&p).and_then(|r| {
+                if r.run_id == id && crate::rundir::valid_id(&r.run_id) {
+                    Ok(r)
+                } else {
+                    anyhow::bail!("claim {} names run {:?}", p.display(), r.run_id)
+                }
+            });
             let how = match &record {
                 Ok(r) => standing(state_dir, &d, r, host.runs_up.as_ref())?,
                 // A run that holds a claim it cannot say is counted at the
@@ -290,8 +306,10 @@ pub fn holders(
             };
             let r = match (&how, record) {
                 (Standing::Gone, _) | (_, Err(_)) => {
-                    let _ = std::fs::remove_file(&p);
-                    let _ = std::fs::remove_file(d.join(format!("{id}.lock")));
+                    if tidy {
+                        let _ = std::fs::remove_file(&p);
+                        let _ = std::fs::remove_file(d.join(format!("{id}.lock")));
+                    }
                     continue;
                 }
                 (_, Ok(r)) => r,
@@ -302,18 +320,33 @@ pub fn holders(
                     "run {0} ({1}), kept up for probing until `ccci-deploy teardown {0}`",
                     r.run_id, r.recipe
                 ),
+                Standing::Unknown => format!(
+                    "run {0} ({1}), stopped before its teardown (the engine is not local: \
+                     whether its apps are up cannot be seen; `ccci-deploy teardown {0}` ends it)",
+                    r.run_id, r.recipe
+                ),
                 _ => format!(
                     "run {0} ({1}), stopped before its teardown: its apps are up until the reaper or `ccci-deploy teardown {0}` removes them",
                     r.run_id, r.recipe
                 ),
             };
-            if matches!(how, Standing::Going) {
+            let going = matches!(how, Standing::Going);
+            if going {
                 makes_shared.extend(r.need.makes_shared.iter().cloned());
             }
+            // A shared app a run that is no longer going made stands on its
+            // own (or was never made): not in its claim.
+            let figures = r
+                .need
+                .parts
+                .iter()
+                .filter(|p| going || p.role != Role::Shared)
+                .map(super::Part::figures)
+                .sum();
             out.push(Holder {
                 what,
-                figures: r.need.total(),
-                standing: !matches!(how, Standing::Going),
+                figures,
+                standing: !going,
             });
         }
     }
@@ -338,7 +371,7 @@ pub fn holders(
 /// Everything that holds part of the budget now, for an operator's look.
 pub fn look(state_dir: &Path, recipes_dir: &Path, host: &Host) -> Result<Vec<Holder>> {
     let _l = take_lock(state_dir)?;
-    holders(state_dir, recipes_dir, "", host)
+    holders(state_dir, recipes_dir, "", host, false)
 }
 
 /// Whether a run that needs `need` may go now.
@@ -441,20 +474,45 @@ pub fn acquire(
     let d = dir(state_dir);
     let started = Instant::now();
     let mut said = String::new();
+    let mut last: Option<Host> = None;
     loop {
-        let (host, need) = (host()?, need()?);
+        // Docker in trouble for a moment while the run waits: the last look
+        // stands in, rather than ending a wait that may have lasted an hour.
+        let host = match host() {
+            Ok(h) => {
+                last = Some(h.clone());
+                h
+            }
+            Err(e) => match &last {
+                Some(h) => {
+                    log::debug(&format!("budget: {}", exit::one_line(&e)));
+                    h.clone()
+                }
+                None => return Err(e),
+            },
+        };
+        let need = need()?;
         {
             let _l = take_lock(state_dir)?;
-            let holders = holders(state_dir, recipes_dir, run_id, &host)?;
+            let holders = holders(state_dir, recipes_dir, run_id, &host, true)?;
             match decide(&host, &need, &holders) {
                 Decision::Wait(why) => {
-                    if why != said {
+                    // Said again when what is short or who holds it changes,
+                    // not each time the free space moves by a MiB.
+                    let key = format!(
+                        "{:?} {:?}",
+                        why.split("; ")
+                            .map(|p| p.split(':').next().unwrap_or(""))
+                            .collect::<Vec<_>>(),
+                        holders.iter().map(|h| &h.what).collect::<Vec<_>>()
+                    );
+                    if key != said {
                         log::info(&format!(
                             "run {run_id}: waiting for the host's budget: {why}; it goes when runs holding it end"
                         ));
-                        said = why;
+                        said = key;
                     }
-                    on_wait(&format!("waiting for the host's budget: {said}"));
+                    on_wait(&format!("waiting for the host's budget: {why}"));
                 }
                 decision => {
                     if let Decision::GoAlone(why) = &decision {
@@ -627,10 +685,10 @@ mod tests {
         let h = host(1000, None, None);
         let a = take(&sd, h.clone(), "r1", need(600, 10), &stop).unwrap();
         assert_eq!(
-            holders(&sd, &rd, "r2", &h).unwrap(),
+            holders(&sd, &rd, "r2", &h, true).unwrap(),
             [holder("run r1 (web)", 600, 10, false)]
         );
-        assert_eq!(holders(&sd, &rd, "r1", &h).unwrap(), []);
+        assert_eq!(holders(&sd, &rd, "r1", &h, true).unwrap(), []);
         // A second run that does not fit waits; stopped, it says so (75).
         stop.store(true, Ordering::SeqCst);
         let heard = std::cell::RefCell::new(vec![]);
@@ -654,32 +712,49 @@ mod tests {
         assert!(heard.borrow()[0].starts_with("waiting for the host's budget: memory"));
         stop.store(false, Ordering::SeqCst);
         drop(a);
-        assert_eq!(holders(&sd, &rd, "r2", &h).unwrap(), []);
+        assert_eq!(holders(&sd, &rd, "r2", &h, true).unwrap(), []);
         let d = dir(&sd);
         assert!(!d.join("r1.json").exists() && !d.join("r1.lock").exists());
         // A run killed outright: the file stays, nobody holds the lock. While
         // its apps are up it stands; once the reaper took them it is removed.
+        let mut dead_need = need(900, 10);
+        dead_need.parts.push(Part {
+            recipe: "db".into(),
+            role: Role::Dependency,
+            ..part(Role::Dependency, 100, 10)
+        });
+        // The shared app it made stands on its own: not in its claim now.
+        dead_need.parts.push(part(Role::Shared, 5000, 10));
         let rec = Record {
             schema: SCHEMA,
             run_id: "dead".into(),
             recipe: "web".into(),
-            need: need(900, 10),
+            need: dead_need,
             since: "2026-01-01T00:00:00Z".into(),
             kept: false,
         };
         state::write_json(&d.join("dead.json"), &rec).unwrap();
         let mut up = h.clone();
         up.runs_up = Some(["dead-dep-db".to_string()].into());
-        let held = holders(&sd, &rd, "r2", &up).unwrap();
+        let held = holders(&sd, &rd, "r2", &up, true).unwrap();
         assert_eq!(held.len(), 1);
         assert!(
             held[0].standing && held[0].what.contains("stopped before its teardown"),
             "{held:?}"
         );
+        assert_eq!(held[0].figures.memory_mb, 1000, "{held:?}");
         assert!(d.join("dead.json").exists());
-        // A run named like it but not it (`dead2`) keeps nothing up for it.
-        up.runs_up = Some(["dead2".to_string()].into());
-        assert_eq!(holders(&sd, &rd, "r2", &up).unwrap(), []);
+        // Where the engine cannot be seen, it is kept, not taken for gone;
+        // an operator's look removes nothing.
+        up.runs_up = None;
+        let held = holders(&sd, &rd, "r2", &up, true).unwrap();
+        assert!(held[0].what.contains("the engine is not local"), "{held:?}");
+        up.runs_up = Some(BTreeSet::new());
+        look(&sd, &rd, &up).unwrap();
+        assert!(d.join("dead.json").exists());
+        // A run whose id starts with its id (`dead-sso`) keeps nothing up for it.
+        up.runs_up = Some(["dead-sso".to_string()].into());
+        assert_eq!(holders(&sd, &rd, "r2", &up, true).unwrap(), []);
         assert!(!d.join("dead.json").exists());
         // Kept up for probing: it stands while its run says it is kept,
         // without the second app torn down at once.
@@ -692,7 +767,7 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         std::fs::write(run.join("kept.json"), "{}").unwrap();
         assert_eq!(
-            holders(&sd, &rd, "r2", &h).unwrap(),
+            holders(&sd, &rd, "r2", &h, true).unwrap(),
             [holder(
                 "run kept (web), kept up for probing until `ccci-deploy teardown kept`",
                 700,
@@ -705,7 +780,7 @@ mod tests {
         let big = take(&sd, h.clone(), "big", need(900, 10), &stop).unwrap();
         drop(big);
         std::fs::remove_file(run.join("kept.json")).unwrap();
-        assert_eq!(holders(&sd, &rd, "r2", &h).unwrap(), []);
+        assert_eq!(holders(&sd, &rd, "r2", &h, true).unwrap(), []);
         assert!(!d.join("kept.json").exists());
         // A run may be called anything, `budget` too.
         drop(take(&sd, h.clone(), "budget", need(1, 1), &stop).unwrap());
@@ -731,7 +806,7 @@ mod tests {
         .unwrap();
         let h = host(10_000, None, None);
         assert_eq!(
-            holders(&sd, &rd, "r1", &h).unwrap(),
+            holders(&sd, &rd, "r1", &h, true).unwrap(),
             [holder(
                 "shared dependency app sso",
                 DEFAULT.memory_mb,
@@ -743,7 +818,7 @@ mod tests {
         let mut n = need(100, 10);
         n.makes_shared = vec!["sso".into()];
         let _c = take(&sd, h.clone(), "r1", n, &stop).unwrap();
-        let held = holders(&sd, &rd, "r2", &h).unwrap();
+        let held = holders(&sd, &rd, "r2", &h, true).unwrap();
         assert_eq!(held.len(), 1, "{held:?}");
         assert_eq!(held[0].what, "run r1 (web)");
     }

@@ -56,10 +56,17 @@ pub fn read(state_dir: &Path, recipe: &str) -> Result<Option<Learned>> {
     match state::read_json_opt::<Learned>(&path(state_dir, recipe)) {
         Ok(l) => Ok(l),
         Err(e) => {
-            log::warn(&format!(
-                "budget: the measures of {recipe} are unreadable and are ignored: {}",
-                crate::exit::one_line(&e)
-            ));
+            // Once per recipe and process: a run waiting for the budget
+            // reads it on every look.
+            static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+            if !warned.iter().any(|r| r == recipe) {
+                warned.push(recipe.to_string());
+                log::warn(&format!(
+                    "budget: the measures of {recipe} are unreadable and are ignored: {}",
+                    crate::exit::one_line(&e)
+                ));
+            }
             Ok(None)
         }
     }
@@ -70,9 +77,13 @@ pub fn figures(state_dir: &Path, recipe: &str) -> Result<Option<Figures>> {
     Ok(read(state_dir, recipe)?.and_then(|l| of(&l.samples)))
 }
 
-/// The largest sample of each figure, with the headroom, rounded up.
+/// The largest sample of each figure, with the headroom, rounded up (and
+/// never past 1 PiB: a hand-edited record must not overflow the sums).
 pub fn of(samples: &[Sample]) -> Option<Figures> {
-    let with_headroom = |mb: u64| mb + (mb * HEADROOM_PERCENT).div_ceil(100);
+    let with_headroom = |mb: u64| {
+        let mb = mb.min(crate::config::MAX_MIB);
+        mb + (mb * HEADROOM_PERCENT).div_ceil(100)
+    };
     let max = |f: fn(&Sample) -> u64| samples.iter().map(f).max();
     Some(Figures {
         memory_mb: with_headroom(max(|s| s.memory_mb)?),
@@ -131,6 +142,16 @@ mod tests {
                 memory_mb: 120,
                 disk_mb: 2
             })
+        );
+    }
+
+    #[test]
+    fn an_absurd_sample_is_bounded() {
+        let f = of(&[sample(1, u64::MAX, u64::MAX)]).unwrap();
+        let max = crate::config::MAX_MIB;
+        assert!(
+            f.memory_mb > max && f.memory_mb <= max + max / 5 + 1,
+            "{f:?}"
         );
     }
 
