@@ -2,83 +2,10 @@
 //! is not tested again until something changes, while a flake is retried on
 //! the next sweep.
 
-use ccci_testkit::{RecipeRepo, Run, Scratch, require_rig, run, workspace};
-use std::path::PathBuf;
+mod common;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ccci-sweep"))
-}
-
-struct World {
-    scratch: Scratch,
-    recipes: PathBuf,
-    state: PathBuf,
-}
-
-impl World {
-    fn new(name: &str) -> World {
-        require_rig();
-        let scratch = Scratch::new(name);
-        let recipes = scratch.join("recipes");
-        std::fs::create_dir_all(&recipes).unwrap();
-        let st = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(workspace().join("recipes/_generic"))
-            .arg(&recipes)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        World {
-            state: scratch.join("state"),
-            recipes,
-            scratch,
-        }
-    }
-
-    /// Enroll the demo recipe's repository as `name`, with `settings` merged
-    /// into its recipe.json; returns its repository.
-    fn enroll(&self, name: &str, settings: &str) -> RecipeRepo {
-        let repo = RecipeRepo::from_demo(&self.scratch.join(&format!("{name}.git")));
-        let dir = self.recipes.join(name);
-        std::fs::create_dir_all(dir.join("hooks")).unwrap();
-        std::fs::copy(
-            workspace().join("recipes/demo/hooks/backup-marker"),
-            dir.join("hooks/backup-marker"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("recipe.json"),
-            format!(
-                r#"{{"schema": 1, "enrolled": true, "repo": "{}",
-                    "marker_hooks": {{"db": "hooks/backup-marker"}}{settings}}}"#,
-                repo.path.display()
-            ),
-        )
-        .unwrap();
-        repo
-    }
-
-    fn add_test(&self, rel: &str, script: &str) {
-        let p = self.recipes.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    fn sweep(&self, args: &[&str]) -> Run {
-        let state = self.state.to_string_lossy().into_owned();
-        let recipes = self.recipes.to_string_lossy().into_owned();
-        run(
-            &bin(),
-            args,
-            &[
-                ("CCCI_STATE_DIR", state.as_str()),
-                ("CCCI_RECIPES_DIR", recipes.as_str()),
-            ],
-        )
-    }
-}
+use ccci_testkit::Run;
+use common::World;
 
 fn rows(r: &Run) -> serde_json::Value {
     let path = r
@@ -168,12 +95,5 @@ fn a_second_sweep_runs_the_flake_again_and_not_the_known_red() {
     let changed = w.sweep(&["crashy"]);
     let rows4 = rows(&changed);
     assert_eq!(row(&rows4, "crashy")["decision"], "run:seed", "{rows4:#}");
-    let deploy = bin().parent().unwrap().join("ccci-deploy");
-    let state = w.state.to_string_lossy().into_owned();
-    run(
-        &deploy,
-        &["teardown", &promoted, "--release"],
-        &[("CCCI_STATE_DIR", state.as_str())],
-    )
-    .assert_code(0);
+    w.release(&promoted);
 }
