@@ -55,9 +55,11 @@ pub(crate) fn start(
         let mut peaks = Peaks::new();
         let mut tick = 0u32;
         while !d.load(Ordering::SeqCst) {
-            w.memory(&mut peaks);
+            // One look at the run's services serves both measures.
+            let services = w.services();
+            w.memory(&services, &mut peaks);
             if tick.is_multiple_of(DISK_EVERY) {
-                w.disk(&mut peaks);
+                w.disk(&services, &mut peaks);
             }
             tick += 1;
             // Short sleeps: stopping must not wait a whole tick.
@@ -68,7 +70,7 @@ pub(crate) fn start(
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        w.disk(&mut peaks);
+        w.disk(&w.services(), &mut peaks);
         peaks
     });
     Some(Sampler { done, handle })
@@ -101,7 +103,7 @@ impl Watch {
     }
 
     /// Service id → app, and stack → app, of this run's services.
-    fn services(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    fn services(&self) -> Services {
         let (mut by_id, mut by_stack) = (BTreeMap::new(), BTreeMap::new());
         let label = format!("{}={}", labels::INSTANCE, self.instance);
         for s in self.api.services_with_label(&label).unwrap_or_default() {
@@ -113,11 +115,11 @@ impl Watch {
                 by_id.insert(id.to_string(), app);
             }
         }
-        (by_id, by_stack)
+        Services { by_id, by_stack }
     }
 
-    fn memory(&self, peaks: &mut Peaks) {
-        let (by_id, _) = self.services();
+    fn memory(&self, services: &Services, peaks: &mut Peaks) {
+        let by_id = &services.by_id;
         if by_id.is_empty() {
             return;
         }
@@ -140,14 +142,11 @@ impl Watch {
             };
             *now.entry(app.clone()).or_default() += bytes;
         }
-        for (app, bytes) in now {
-            let p = peaks.entry(app).or_default();
-            p.memory_mb = p.memory_mb.max(bytes.div_ceil(MIB));
-        }
+        raise(peaks, now, |f| &mut f.memory_mb);
     }
 
-    fn disk(&self, peaks: &mut Peaks) {
-        let (_, by_stack) = self.services();
+    fn disk(&self, services: &Services, peaks: &mut Peaks) {
+        let by_stack = &services.by_stack;
         let mut now: BTreeMap<String, u64> = BTreeMap::new();
         let volumes = self.api.get("/volumes").unwrap_or_default();
         for v in volumes["Volumes"].as_array().into_iter().flatten() {
@@ -162,10 +161,21 @@ impl Watch {
             }
         }
         *now.entry(self.apps[0].clone()).or_default() += ccci_core::disk::used_bytes(&self.run_dir);
-        for (app, bytes) in now {
-            let p = peaks.entry(app).or_default();
-            p.disk_mb = p.disk_mb.max(bytes.div_ceil(MIB));
-        }
+        raise(peaks, now, |f| &mut f.disk_mb);
+    }
+}
+
+/// The run's services, by service id and by stack, each to its app.
+struct Services {
+    by_id: BTreeMap<String, String>,
+    by_stack: BTreeMap<String, String>,
+}
+
+/// Raise each app's peak figure to what it takes now (bytes, to MiB).
+fn raise(peaks: &mut Peaks, now: BTreeMap<String, u64>, figure: fn(&mut Figures) -> &mut u64) {
+    for (app, bytes) in now {
+        let f = figure(peaks.entry(app).or_default());
+        *f = (*f).max(bytes.div_ceil(MIB));
     }
 }
 
@@ -242,6 +252,45 @@ mod tests {
         assert_eq!(stat_field("anon 1\n", "inactive_file"), None);
         // A container that is not there has no cgroup.
         assert_eq!(from_cgroup("0000-not-a-container"), None);
+    }
+
+    #[test]
+    fn a_real_containers_cgroup_says_what_the_engine_says() {
+        // Without this, a cgroup path that no longer matches the engine's
+        // layout would fall back to the slow stats call unnoticed.
+        ccci_testkit::require_rig();
+        let name = format!("ccci-measure-{}", std::process::id());
+        let docker = |args: &[&str]| {
+            let o = std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let id = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "127.0.0.1:5000/ccci/busybox:1.0",
+            "sleep",
+            "60",
+        ]);
+        let from_file = from_cgroup(&id);
+        let api = Api::local("").unwrap();
+        let stats = api
+            .get(&format!(
+                "/containers/{id}/stats?stream=false&one-shot=true"
+            ))
+            .unwrap();
+        docker(&["rm", "-f", &name]);
+        let from_engine = memory_bytes(&stats["memory_stats"]);
+        let from_file = from_file.expect("the container's cgroup was not found");
+        // The same figure, read a moment apart.
+        assert!(
+            from_file.abs_diff(from_engine) < 4 * MIB,
+            "{from_file} {from_engine}"
+        );
     }
 
     #[test]

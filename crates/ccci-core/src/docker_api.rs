@@ -105,7 +105,7 @@ fn as_array(v: Value) -> Vec<Value> {
 }
 
 /// Percent-encode a query value.
-pub fn encode(s: &str) -> String {
+fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
