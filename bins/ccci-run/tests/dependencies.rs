@@ -36,6 +36,16 @@ fn settings(w: &World, dependency: &str, env: &str) {
     .unwrap();
 }
 
+/// What a run's claim on the host's budget counted, app by app.
+fn counted(res: &serde_json::Value) -> Vec<&str> {
+    res["budget"]["need"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["what"].as_str().unwrap())
+        .collect()
+}
+
 fn deploy_cli(w: &World, args: &[&str]) -> ccci_testkit::Run {
     let env = w.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -83,13 +93,7 @@ mem=$(docker service inspect "${s}_app" --format '{{.Spec.TaskTemplate.Resources
     assert_eq!(res["apps"][1]["run_id"], "own-dep-depdemo");
     // The dependency counts in what the run claimed of the host's budget,
     // and was measured as an app of its own.
-    let whats: Vec<&str> = res["budget"]["need"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["what"].as_str().unwrap())
-        .collect();
-    assert_eq!(whats, ["demo", "depdemo (dependency)"], "{res:#}");
+    assert_eq!(counted(&res), ["demo", "depdemo (dependency)"], "{res:#}");
     let took = &res["budget"]["measured"]["own-dep-depdemo"];
     assert!(took["memory_mb"].as_u64().unwrap() > 0, "{res:#}");
     // A partial run's peaks are not what the recipe takes: not learnt.
@@ -176,12 +180,7 @@ fn a_shared_dependency_is_made_once_and_set_up_per_run() {
         assert_eq!(res["apps"][1]["run_id"], "shared-depdemo", "{res:#}");
         // The first run makes the shared app and counts it; once it stands
         // it counts on its own, not in each run that uses it.
-        let whats: Vec<&str> = res["budget"]["need"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["what"].as_str().unwrap())
-            .collect();
+        let whats = counted(&res);
         let want: &[&str] = match id {
             "first" => &["demo", "depdemo (shared dependency, made by this run)"],
             _ => &["demo"],

@@ -162,26 +162,42 @@ fn a_second_run_of_a_recipe_waits_for_the_first() {
     );
 }
 
-/// A run started while another holds `<state>/locks/<lock>.lock` waits,
-/// says `said` (naming the holder), creates nothing, and stops cleanly.
-fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
-    let w = World::new(name);
+/// `<state>/locks/<lock>.lock` held by "other-run" (until the file is
+/// dropped), and run `id` started as a `Type=notify` unit would be: the
+/// socket hears what it tells systemd.
+fn held_lock_and_a_run(
+    w: &World,
+    lock: &str,
+    id: &str,
+) -> (
+    std::fs::File,
+    std::os::unix::net::UnixDatagram,
+    std::process::Child,
+) {
     let locks = PathBuf::from(&w.state).join("locks");
     std::fs::create_dir_all(&locks).unwrap();
     let f = std::fs::File::create(locks.join(format!("{lock}.lock"))).unwrap();
     f.lock().unwrap();
     std::fs::write(locks.join(format!("{lock}.run")), "other-run").unwrap();
-    // As a `ccci-run@` unit: the wait must keep systemd's start timeout off.
-    let sock_path = w.scratch.join("notify.sock");
+    let sock_path = w.scratch.join(&format!("notify-{id}.sock"));
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut child = spawn_env(
-        &w,
-        "waits",
+    let child = spawn_env(
+        w,
+        id,
         "0.2.0+1.1",
         &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
     );
+    (f, sock, child)
+}
+
+/// A run started while another holds `<state>/locks/<lock>.lock` waits,
+/// says `said` (naming the holder), creates nothing, and stops cleanly.
+fn waits_for_a_held_lock(name: &str, lock: &str, said: &str) {
+    let w = World::new(name);
+    // As a `ccci-run@` unit: the wait must keep systemd's start timeout off.
+    let (f, sock, mut child) = held_lock_and_a_run(&w, lock, "waits");
     let mut err = child.stderr.take().unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
@@ -218,20 +234,7 @@ fn after_a_long_wait_the_plan_gets_the_units_whole_start_allowance() {
     // extension (60 s while waiting): once the wait ends, the plan is given
     // 15 minutes, as a run that never waited has.
     let w = World::new("run-wait-then-plan");
-    let locks = PathBuf::from(&w.state).join("locks");
-    std::fs::create_dir_all(&locks).unwrap();
-    let f = std::fs::File::create(locks.join("recipe-demo.lock")).unwrap();
-    f.lock().unwrap();
-    let sock_path = w.scratch.join("notify.sock");
-    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut child = spawn_env(
-        &w,
-        "plans",
-        "0.2.0+1.1",
-        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
-    );
+    let (f, sock, mut child) = held_lock_and_a_run(&w, "recipe-demo", "plans");
     let mut buf = [0u8; 4096];
     let mut heard = vec![];
     let n = sock.recv(&mut buf).unwrap();

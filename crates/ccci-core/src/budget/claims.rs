@@ -790,20 +790,7 @@ mod tests {
     fn a_shared_app_stands_at_its_estimate_unless_a_run_is_making_it() {
         let sd = super::super::tests::scratch("standing");
         let rd = sd.join("recipes");
-        shared::write(
-            &sd,
-            &shared::Shared {
-                schema: shared::SCHEMA,
-                recipe: "sso".into(),
-                run_id: shared::run_id("sso"),
-                repo: "/r/sso".into(),
-                r#ref: "1.0".into(),
-                domain: "sso.ci.localhost".into(),
-                stack: "sso_ci_localhost".into(),
-                since: "2026-01-01T00:00:00Z".into(),
-            },
-        )
-        .unwrap();
+        super::super::tests::stands(&sd, "sso");
         let h = host(10_000, None, None);
         assert_eq!(
             holders(&sd, &rd, "r1", &h, true).unwrap(),

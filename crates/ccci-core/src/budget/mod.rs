@@ -257,6 +257,24 @@ mod tests {
         d
     }
 
+    /// A shared dependency app of `recipe` stands on this host.
+    pub(crate) fn stands(sd: &Path, recipe: &str) {
+        crate::shared::write(
+            sd,
+            &crate::shared::Shared {
+                schema: crate::shared::SCHEMA,
+                recipe: recipe.into(),
+                run_id: crate::shared::run_id(recipe),
+                repo: format!("/r/{recipe}"),
+                r#ref: "1.0".into(),
+                domain: format!("{recipe}.ci.localhost"),
+                stack: format!("{recipe}_ci_localhost"),
+                since: "2026-01-01T00:00:00Z".into(),
+            },
+        )
+        .unwrap();
+    }
+
     fn write_recipe(dir: &Path, name: &str, json: serde_json::Value) {
         std::fs::create_dir_all(dir.join(name)).unwrap();
         std::fs::write(dir.join(name).join("recipe.json"), json.to_string()).unwrap();
@@ -328,20 +346,7 @@ mod tests {
             }
         );
         // Once the shared app stands it is no longer this run's to count.
-        crate::shared::write(
-            &sd,
-            &crate::shared::Shared {
-                schema: crate::shared::SCHEMA,
-                recipe: "sso".into(),
-                run_id: crate::shared::run_id("sso"),
-                repo: "/r/sso".into(),
-                r#ref: "1.0".into(),
-                domain: "sso.ci.localhost".into(),
-                stack: "sso_ci_localhost".into(),
-                since: "2026-01-01T00:00:00Z".into(),
-            },
-        )
-        .unwrap();
+        stands(&sd, "sso");
         let n = need(&sd, &rd, "web", Some(&s), false).unwrap();
         assert_eq!(n.parts.len(), 2);
         assert!(n.makes_shared.is_empty());
