@@ -36,6 +36,8 @@ pub use setup::run;
     version,
     about = "Run one recipe at one ref through every tier and write results.json",
     long_about = "Run one recipe at one ref through every tier and write results.json.\n\n\
+Before anything is created it waits, saying why, for its recipe (never run twice at once), a run \
+slot (max_parallel_runs) and room in the host's memory and disk budget (docs/budget.md). \
 Plans the tests (ccci-discover), installs the previous release, upgrades to the ref, backs up and \
 restores, runs the recipe's functional tests and lint, and always tears down. Prints a tier table \
 (or results.json with --json). Exit codes: 0 green (or partial: every tier that --tiers ran \
