@@ -9,7 +9,7 @@ use crate::health;
 // The swarm state read each tick; moved to its own module so that `health`
 // (which probes from a snapshot) does not import this one. Re-exported here for
 // the paths it always had.
-pub use crate::snapshot::{Snapshot, service_ids, snapshot, snapshot_of};
+pub use crate::snapshot::{Snapshot, snapshot, snapshot_of};
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use ccci_core::ids;
@@ -622,7 +622,7 @@ impl Watcher {
             });
         }
         if self.ids.is_empty() {
-            self.ids = service_ids(docker, stack)?;
+            self.ids = docker.stack_service_ids(stack)?;
         }
         let snap = snapshot_of(docker, &self.ids)?;
         if snap.services.len() != self.ids.len() {

@@ -2,7 +2,6 @@
 //! the convergence watch (`converge`) and by the health probe (`health`), which
 //! finds the container to probe in it.
 
-use crate::app::LABEL_NAMESPACE;
 use anyhow::Result;
 use ccci_core::docker::Docker;
 use serde_json::Value;
@@ -12,19 +11,8 @@ pub struct Snapshot {
     pub tasks: Vec<Value>,
 }
 
-/// Ids of the stack's services.
-pub fn service_ids(docker: &Docker, stack: &str) -> Result<Vec<String>> {
-    docker.lines(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label={LABEL_NAMESPACE}={stack}"),
-    ])
-}
-
 pub fn snapshot(docker: &Docker, stack: &str) -> Result<Snapshot> {
-    snapshot_of(docker, &service_ids(docker, stack)?)
+    snapshot_of(docker, &docker.stack_service_ids(stack)?)
 }
 
 /// Services and all their tasks (three docker calls).

@@ -107,13 +107,7 @@ impl Runner {
     /// `volume x`, `config y`, `secret z`.
     fn objects_of(&self, stack: &str) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
-        let ids = self.docker.lines(&[
-            "service",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label={}={stack}", ccci_core::labels::NAMESPACE),
-        ])?;
+        let ids = self.docker.stack_service_ids(stack)?;
         let specs = self.docker.inspect("service", &ids)?;
         for s in &specs {
             let c = &s["Spec"]["TaskTemplate"]["ContainerSpec"];

@@ -14,13 +14,7 @@ use std::collections::BTreeMap;
 
 /// The stack's services as docker reports them.
 fn services(ctx: &Ctx, stack: &str) -> Result<Vec<Value>> {
-    let ids = ctx.docker.lines(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label={}={stack}", ccci_core::labels::NAMESPACE),
-    ])?;
+    let ids = ctx.docker.stack_service_ids(stack)?;
     if ids.is_empty() {
         return Err(exit::usage(format!("stack {stack} is not deployed")));
     }

@@ -181,6 +181,18 @@ impl Docker {
             .collect())
     }
 
+    /// Ids of a stack's services (by the namespace label `docker stack
+    /// deploy` sets).
+    pub fn stack_service_ids(&self, stack: &str) -> Result<Vec<String>> {
+        self.lines(&[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={}={stack}", crate::labels::NAMESPACE),
+        ])
+    }
+
     /// `docker inspect` many objects at once; an empty list asks nothing.
     pub fn inspect(&self, kind: &str, ids: &[String]) -> Result<Vec<Value>> {
         if ids.is_empty() {
